@@ -1,0 +1,222 @@
+package artifact
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// Config reaches an S3-compatible store.
+type Config struct {
+	Endpoint  string // host:port
+	AccessKey string
+	SecretKey string
+	Insecure  bool // plain HTTP
+	Region    string
+}
+
+// Store moves artifacts to and from one object store.
+type Store struct {
+	client *minio.Client
+}
+
+// NewStore builds a client; it makes no request.
+func NewStore(cfg Config) (*Store, error) {
+	if cfg.Endpoint == "" {
+		return nil, errors.New("object store endpoint is not set")
+	}
+	c, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: !cfg.Insecure,
+		Region: cfg.Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("object store client for %s: %w", cfg.Endpoint, err)
+	}
+	return &Store{client: c}, nil
+}
+
+// Client exposes the underlying client for tests and tools.
+func (s *Store) Client() *minio.Client { return s.client }
+
+// Upload stores the file or directory at local under loc and returns its
+// size and SHA-256, computed while streaming. A directory becomes one object
+// per file under the key as a prefix; its digest covers every file's relative
+// path and digest.
+func (s *Store) Upload(ctx context.Context, local string, loc Location) (*Descriptor, error) {
+	fi, err := os.Stat(local)
+	if err != nil {
+		return nil, fmt.Errorf("upload %s: %w", local, err)
+	}
+	if !fi.IsDir() {
+		sum, n, err := s.putFile(ctx, local, loc.Bucket, loc.Key)
+		if err != nil {
+			return nil, err
+		}
+		return &Descriptor{URI: loc.String(), SHA256: sum, Size: n}, nil
+	}
+	files, err := listFiles(local)
+	if err != nil {
+		return nil, fmt.Errorf("upload %s: %w", local, err)
+	}
+	var total int64
+	digests := make([]string, len(files))
+	for i, rel := range files {
+		sum, n, err := s.putFile(ctx, filepath.Join(local, rel), loc.Bucket, loc.Key+"/"+filepath.ToSlash(rel))
+		if err != nil {
+			return nil, err
+		}
+		digests[i] = sum
+		total += n
+	}
+	return &Descriptor{URI: loc.String(), SHA256: dirDigest(files, digests), Size: total, Dir: true}, nil
+}
+
+func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string, int64, error) {
+	f, err := os.Open(local)
+	if err != nil {
+		return "", 0, fmt.Errorf("upload %s: %w", local, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", 0, fmt.Errorf("upload %s: %w", local, err)
+	}
+	h := sha256.New()
+	_, err = s.client.PutObject(ctx, bucket, key, io.TeeReader(f, h), fi.Size(), minio.PutObjectOptions{
+		ContentType: "application/octet-stream",
+	})
+	if err != nil {
+		return "", 0, fmt.Errorf("upload %s to s3://%s/%s: %w", local, bucket, key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), fi.Size(), nil
+}
+
+// Download fetches the artifact d describes to local (a file, or a directory
+// for a directory artifact) and checks its digest when the descriptor has one.
+func (s *Store) Download(ctx context.Context, d *Descriptor, local string) error {
+	loc, err := ParseURI(d.URI)
+	if err != nil {
+		return err
+	}
+	if !d.Dir {
+		sum, err := s.getFile(ctx, loc.Bucket, loc.Key, local)
+		if err != nil {
+			return err
+		}
+		if d.SHA256 != "" && sum != d.SHA256 {
+			return fmt.Errorf("download %s: content digest %s does not match descriptor %s", d.URI, sum, d.SHA256)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		return fmt.Errorf("download %s: %w", d.URI, err)
+	}
+	prefix := loc.Key + "/"
+	var files, digests []string
+	for obj := range s.client.ListObjects(ctx, loc.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return fmt.Errorf("download %s: list: %w", d.URI, obj.Err)
+		}
+		rel := strings.TrimPrefix(obj.Key, prefix)
+		dst := filepath.Join(local, filepath.FromSlash(rel))
+		if !strings.HasPrefix(dst, filepath.Clean(local)+string(filepath.Separator)) {
+			return fmt.Errorf("download %s: object %q escapes the target directory", d.URI, obj.Key)
+		}
+		sum, err := s.getFile(ctx, loc.Bucket, obj.Key, dst)
+		if err != nil {
+			return err
+		}
+		files = append(files, rel)
+		digests = append(digests, sum)
+	}
+	order := make([]int, len(files))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return files[order[a]] < files[order[b]] })
+	sf, sd := make([]string, len(files)), make([]string, len(files))
+	for i, o := range order {
+		sf[i], sd[i] = files[o], digests[o]
+	}
+	if sum := dirDigest(sf, sd); d.SHA256 != "" && sum != d.SHA256 {
+		return fmt.Errorf("download %s: content digest %s does not match descriptor %s", d.URI, sum, d.SHA256)
+	}
+	return nil
+}
+
+func (s *Store) getFile(ctx context.Context, bucket, key, local string) (string, error) {
+	obj, err := s.client.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+	}
+	defer obj.Close()
+	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+	}
+	// Write beside the target and rename, so a failed download never leaves
+	// a partial file under the final name.
+	tmp, err := os.CreateTemp(filepath.Dir(local), ".download-*")
+	if err != nil {
+		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), obj); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+	}
+	if err := os.Rename(tmp.Name(), local); err != nil {
+		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// listFiles returns the regular files under dir, relative and sorted.
+// Symlinks are refused: following them could publish files from outside the
+// output directory.
+func listFiles(dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.Type()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symbolic link; artifacts may hold only regular files and directories", p)
+		}
+		if e.Type().IsRegular() {
+			rel, err := filepath.Rel(dir, p)
+			if err != nil {
+				return err
+			}
+			files = append(files, rel)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+// dirDigest is the SHA-256 over "digest  path\n" lines of a directory's
+// files in path order, like the output of sha256sum over a sorted tree.
+func dirDigest(files, digests []string) string {
+	h := sha256.New()
+	for i, f := range files {
+		fmt.Fprintf(h, "%s  %s\n", digests[i], filepath.ToSlash(f))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,55 @@
+package artifact
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// Location is a bucket and key in an object store.
+type Location struct {
+	Scheme string // minio, s3 or gs
+	Bucket string
+	Key    string
+}
+
+// ParseURI splits minio://, s3:// and gs:// URIs.
+func ParseURI(uri string) (Location, error) {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return Location{}, fmt.Errorf("artifact URI %q has no scheme (expected minio://, s3:// or gs://)", uri)
+	}
+	switch scheme {
+	case "minio", "s3", "gs":
+	default:
+		return Location{}, fmt.Errorf("artifact URI %q: unsupported scheme %q (expected minio, s3 or gs)", uri, scheme)
+	}
+	bucket, key, _ := strings.Cut(rest, "/")
+	key = strings.Trim(key, "/")
+	if bucket == "" {
+		return Location{}, fmt.Errorf("artifact URI %q has no bucket", uri)
+	}
+	clean := path.Clean("/" + key)
+	if key != "" && clean != "/"+key {
+		return Location{}, fmt.Errorf("artifact URI %q: key is not a clean path", uri)
+	}
+	return Location{Scheme: scheme, Bucket: bucket, Key: key}, nil
+}
+
+func (l Location) String() string { return l.Scheme + "://" + l.Bucket + "/" + l.Key }
+
+// LocalPath is where KFP's convention puts the artifact inside a step:
+// minio://b/k -> /minio/b/k, s3://b/k -> /s3/b/k, gs://b/k -> /gcs/b/k.
+func (l Location) LocalPath() string {
+	dir := "/" + l.Scheme
+	if l.Scheme == "gs" {
+		dir = "/gcs"
+	}
+	return path.Join(dir, l.Bucket, l.Key)
+}
+
+// Join appends path elements to the key.
+func (l Location) Join(elem ...string) Location {
+	l.Key = strings.TrimPrefix(path.Join(append([]string{l.Key}, elem...)...), "/")
+	return l
+}

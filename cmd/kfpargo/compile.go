@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kfpargo/kfpargo/ir"
+	"github.com/kfpargo/kfpargo/translator"
+)
+
+type compileFlags struct {
+	output        string
+	params        []string
+	pipelineRoot  string
+	launcherImage string
+	s3Secret      string
+	kind          string
+	sa            string
+}
+
+func newCompileCommand() *cobra.Command {
+	var f compileFlags
+	cmd := &cobra.Command{
+		Use:   "compile PIPELINE",
+		Short: "Translate a KFP pipeline spec into an Argo Workflow (YAML on stdout)",
+		Long: `Translate a KFP pipeline spec into an Argo Workflow.
+
+PIPELINE is a spec compiled by the KFP SDK: .yaml/.yml or .json (the pipeline spec,
+optionally followed by the Kubernetes platform spec), a .zip or .tar.gz holding one
+spec, or - for standard input. The Workflow is printed as YAML on stdout.
+
+Invalid input prints one line per problem, "error: FILE: PATH: message", where PATH
+is the field path in the spec (or the flag), and exits with code 2.`,
+		Example: `  kfpargo compile pipeline.yaml > workflow.yaml
+  kfpargo compile pipeline.yaml --param hidden_units=256 -o workflow.yaml
+  cat pipeline.json | kfpargo compile -`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("compile takes exactly one PIPELINE argument (got %d); see kfpargo compile --help", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCompile(cmd, args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.output, "output", "o", "", "write the Workflow to this file instead of stdout")
+	fl.StringArrayVarP(&f.params, "param", "p", nil, "run argument NAME=VALUE for a pipeline input, checked against its type (repeatable)")
+	fl.StringVar(&f.pipelineRoot, "pipeline-root", "", "where output artifacts are stored (default: the spec's defaultPipelineRoot, else "+translator.DefaultPipelineRoot+")")
+	fl.StringVar(&f.launcherImage, "launcher-image", translator.DefaultLauncherImage, "image holding the kfpargo launcher binary")
+	fl.StringVar(&f.s3Secret, "s3-secret", translator.DefaultS3Secret, "Secret with the object store's endpoint, accessKey, secretKey (and optional insecure, region)")
+	fl.StringVar(&f.kind, "kind", string(translator.KindWorkflow), "object to produce: workflow")
+	fl.StringVar(&f.sa, "service-account", "", "service account for the workflow's pods (default: the namespace's default)")
+	return cmd
+}
+
+func runCompile(cmd *cobra.Command, file string, f compileFlags) error {
+	data, err := readInput(cmd.InOrStdin(), file)
+	if err != nil {
+		return usageError{err}
+	}
+	name := file
+	if file == "-" {
+		name = "<stdin>"
+	}
+	params := map[string]string{}
+	for _, kv := range f.params {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageError{fmt.Errorf("--param %q: expected NAME=VALUE", kv)}
+		}
+		params[k] = v
+	}
+	p, err := ir.Parse(file, data)
+	if err != nil {
+		return report(cmd.ErrOrStderr(), name, err)
+	}
+	wf, err := translator.Translate(p, translator.Options{
+		Kind:           translator.Kind(f.kind),
+		PipelineRoot:   f.pipelineRoot,
+		LauncherImage:  f.launcherImage,
+		S3Secret:       f.s3Secret,
+		Params:         params,
+		ServiceAccount: f.sa,
+	})
+	if err != nil {
+		return report(cmd.ErrOrStderr(), name, err)
+	}
+	out, err := translator.MarshalYAML(wf)
+	if err != nil {
+		return fmt.Errorf("marshal workflow: %w", err)
+	}
+	if f.output == "" {
+		_, err = cmd.OutOrStdout().Write(out)
+		return err
+	}
+	if err := os.WriteFile(f.output, out, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", f.output, err)
+	}
+	return nil
+}
+
+func readInput(stdin io.Reader, file string) ([]byte, error) {
+	if file == "-" {
+		return io.ReadAll(stdin)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, errors.Unwrap(err))
+	}
+	return data, nil
+}
+
+// report prints one "error: FILE: PATH: message" line per problem.
+func report(w io.Writer, file string, err error) error {
+	var list ir.Errors
+	if !errors.As(err, &list) {
+		list = ir.Errors{{Msg: err.Error()}}
+	}
+	for _, e := range list {
+		fmt.Fprintf(w, "error: %s: %s\n", file, e.Error())
+	}
+	return reportedError{n: len(list)}
+}

@@ -1,0 +1,121 @@
+// Command launcher runs inside every kfpargo step container.
+//
+//	launcher copy DEST          copy this binary to DEST (the init container)
+//	launcher run [flags] -- CMD run one KFP step around CMD (the main container)
+//
+// Exit codes of run: the command's own exit code; 64 bad flags; 65 an input
+// could not be downloaded or a placeholder resolved; 66 an output was missing
+// or could not be uploaded; 127 the command could not be started.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/launcher"
+	"github.com/kfpargo/kfpargo/step"
+)
+
+const usage = `usage: launcher COMMAND
+
+Commands:
+  copy DEST               copy this binary to DEST (used by the step's init container)
+  run [flags] -- CMD...   run one KFP step: download inputs, resolve placeholders in CMD,
+                          run it, upload outputs (see launcher run --help)
+
+Object store settings come from the environment: ` + step.EnvS3Endpoint + ` (host:port),
+` + step.EnvS3AccessKey + `, ` + step.EnvS3SecretKey + `, ` + step.EnvS3Insecure + ` (true for plain HTTP), ` + step.EnvS3Region + `.
+
+Exit codes of run: the command's own; 64 bad flags; 65 inputs; 66 outputs; 127 start failed.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return launcher.ExitUsage
+		}
+		return 0
+	}
+	log := newLogger(stderr)
+	defer func() { _ = log.Sync() }()
+	switch args[0] {
+	case "copy":
+		if len(args) != 2 {
+			fmt.Fprint(stderr, "usage: launcher copy DEST\n")
+			return launcher.ExitUsage
+		}
+		if err := launcher.CopySelf(args[1]); err != nil {
+			log.Error("copy", zap.Error(err))
+			return 1
+		}
+		return 0
+	case "run":
+		spec, err := launcher.ParseRunArgs(args[1:], stderr)
+		if err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			log.Error("invalid arguments", zap.Error(err))
+			return launcher.ExitUsage
+		}
+		store, err := storeFromEnv()
+		if err != nil {
+			log.Error("object store", zap.Error(err))
+			return launcher.ExitUsage
+		}
+		log = log.With(zap.String("task", spec.Task), zap.String("run", spec.RunName))
+		r := &launcher.Runner{
+			Spec: spec, Layout: launcher.DefaultLayout(), Store: store, Log: log,
+			Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr,
+		}
+		return r.Run(context.Background())
+	}
+	fmt.Fprintf(stderr, "launcher: unknown command %q\n\n%s", args[0], usage)
+	return launcher.ExitUsage
+}
+
+// storeFromEnv returns nil without an endpoint: a step with no artifacts
+// needs no object store.
+func storeFromEnv() (*artifact.Store, error) {
+	endpoint := os.Getenv(step.EnvS3Endpoint)
+	if endpoint == "" {
+		return nil, nil
+	}
+	insecure := false
+	if v := os.Getenv(step.EnvS3Insecure); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q is not a boolean", step.EnvS3Insecure, v)
+		}
+		insecure = b
+	}
+	return artifact.NewStore(artifact.Config{
+		Endpoint:  endpoint,
+		AccessKey: os.Getenv(step.EnvS3AccessKey),
+		SecretKey: os.Getenv(step.EnvS3SecretKey),
+		Insecure:  insecure,
+		Region:    os.Getenv(step.EnvS3Region),
+	})
+}
+
+func newLogger(w io.Writer) *zap.Logger {
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	enc.TimeKey = "ts"
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(w), zap.InfoLevel)
+	return zap.New(core).Named("launcher")
+}

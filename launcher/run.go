@@ -1,0 +1,347 @@
+package launcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/ir"
+	"github.com/kfpargo/kfpargo/step"
+)
+
+// Runner runs one step.
+type Runner struct {
+	Spec   *Spec
+	Layout Layout
+	// Store moves artifacts; it may be nil for a step without artifacts.
+	Store *artifact.Store
+	Log   *zap.Logger
+	// Env is the environment for the user command; KFPARGO_ variables are
+	// removed from it.
+	Env []string
+	// Stdout and Stderr receive the user command's output, unbuffered.
+	Stdout, Stderr *os.File
+}
+
+// Run goes through the step's stages and returns the process exit code.
+func (r *Runner) Run(ctx context.Context) int {
+	s := r.Spec
+	outURIs, err := r.outputURIs()
+	if err != nil {
+		r.Log.Error("output locations", zap.Error(err))
+		return ExitUsage
+	}
+	if err := r.downloadInputs(ctx); err != nil {
+		r.Log.Error("download inputs", zap.Error(err))
+		return ExitInputs
+	}
+	if err := r.prepareOutputs(outURIs); err != nil {
+		r.Log.Error("prepare outputs", zap.Error(err))
+		return ExitInputs
+	}
+	res := &resolver{spec: s, layout: r.Layout, input: buildExecutorInput(s, r.Layout, outURIs), outURIs: outURIs}
+	argv, err := res.args(s.Command)
+	if err != nil {
+		r.Log.Error("resolve placeholders", zap.Error(err))
+		return ExitInputs
+	}
+	code := r.runCommand(ctx, argv)
+	if code != 0 {
+		r.Log.Info("command failed; no outputs are recorded", zap.Int("exitCode", code))
+		return code
+	}
+	if err := r.collectOutputs(ctx, outURIs); err != nil {
+		r.Log.Error("collect outputs", zap.Error(err))
+		return ExitOutputs
+	}
+	return 0
+}
+
+// outputURIs places each output artifact at ROOT/NAMESPACE/RUN/TASK/NAME.
+func (r *Runner) outputURIs() (map[string]string, error) {
+	out := map[string]string{}
+	if len(r.Spec.OutputArtifacts) == 0 {
+		return out, nil
+	}
+	root, err := artifact.ParseURI(r.Spec.PipelineRoot)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline root: %w", err)
+	}
+	for _, name := range sortedKeys(r.Spec.OutputArtifacts) {
+		for _, part := range []string{r.Spec.Namespace, r.Spec.RunName, r.Spec.Task, name} {
+			if part == "" || part == "." || part == ".." || strings.ContainsAny(part, "/\\") {
+				return nil, fmt.Errorf("output artifact %s: %q cannot be part of an object key", name, part)
+			}
+		}
+		out[name] = root.Join(r.Spec.Namespace, r.Spec.RunName, r.Spec.Task, name).String()
+	}
+	return out, nil
+}
+
+func (r *Runner) downloadInputs(ctx context.Context) error {
+	var jobs []func() error
+	for _, name := range sortedKeys(r.Spec.Artifacts) {
+		a := r.Spec.Artifacts[name]
+		if a.Desc == nil {
+			continue
+		}
+		if r.Store == nil {
+			return errors.New("input artifacts need an object store: " + step.EnvS3Endpoint + " is not set")
+		}
+		loc, err := artifact.ParseURI(a.Desc.URI)
+		if err != nil {
+			return fmt.Errorf("input %s: %w", name, err)
+		}
+		local := r.Layout.ArtifactPath(loc)
+		jobs = append(jobs, func() error {
+			start := time.Now()
+			if err := r.Store.Download(ctx, a.Desc, local); err != nil {
+				return fmt.Errorf("input %s: %w", name, err)
+			}
+			r.logTransfer("downloaded", name, a.Desc.URI, a.Desc.Size, time.Since(start))
+			return nil
+		})
+	}
+	return parallel(jobs)
+}
+
+// prepareOutputs creates the parent directories the command writes into.
+func (r *Runner) prepareOutputs(outURIs map[string]string) error {
+	dirs := []string{filepath.Dir(r.Layout.ExecutorOutputFile())}
+	for name := range r.Spec.OutputParams {
+		dirs = append(dirs, filepath.Dir(r.Layout.UserParamFile(name)))
+	}
+	for _, uri := range outURIs {
+		loc, err := artifact.ParseURI(uri)
+		if err != nil {
+			return err
+		}
+		dirs = append(dirs, filepath.Dir(r.Layout.ArtifactPath(loc)))
+	}
+	for _, d := range dirs {
+		// World-writable like an emptyDir, so an image running as another
+		// user can still write its outputs.
+		if err := os.MkdirAll(d, 0o777); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// runCommand starts the user command and forwards termination signals to it.
+func (r *Runner) runCommand(ctx context.Context, argv []string) int {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = userEnv(r.Env)
+	cmd.Stdin = os.Stdin
+	cmd.Stdout, cmd.Stderr = r.Stdout, r.Stderr
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		r.Log.Error("start command", zap.String("command", argv[0]), zap.Error(err))
+		return ExitStart
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				_ = cmd.Process.Signal(sig)
+			case <-ctx.Done():
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	code := 0
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		} else {
+			code = exitErr.ExitCode()
+		}
+	default:
+		r.Log.Error("wait for command", zap.Error(err))
+		code = ExitStart
+	}
+	r.Log.Info("command finished", zap.Int("exitCode", code), zap.Duration("duration", time.Since(start)))
+	return code
+}
+
+// userEnv drops the launcher's own variables, credentials among them.
+func userEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, step.EnvPrefix) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// collectOutputs reads every output, uploads the artifacts, and only then
+// writes the files Argo reads, so a failure leaves no partial outputs.
+func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) error {
+	eo, err := r.readExecutorOutput()
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{}
+	for _, name := range sortedKeys(r.Spec.OutputParams) {
+		value, err := r.outputParam(name, r.Spec.OutputParams[name], eo)
+		if err != nil {
+			return err
+		}
+		files[r.Layout.ArgoParamFile(name)] = []byte(value)
+	}
+	var mu sync.Mutex
+	var jobs []func() error
+	for _, name := range sortedKeys(r.Spec.OutputArtifacts) {
+		if r.Store == nil {
+			return errors.New("output artifacts need an object store: " + step.EnvS3Endpoint + " is not set")
+		}
+		uri := outURIs[name]
+		schema := r.Spec.OutputArtifacts[name]
+		jobs = append(jobs, func() error {
+			loc, err := artifact.ParseURI(uri)
+			if err != nil {
+				return err
+			}
+			local := r.Layout.ArtifactPath(loc)
+			if _, err := os.Lstat(local); err != nil {
+				return fmt.Errorf("output artifact %s was not written at %s: %w", name, local, err)
+			}
+			start := time.Now()
+			d, err := r.Store.Upload(ctx, local, loc)
+			if err != nil {
+				return fmt.Errorf("output artifact %s: %w", name, err)
+			}
+			r.logTransfer("uploaded", name, uri, d.Size, time.Since(start))
+			d.SchemaTitle = schema
+			d.Metadata = outputMetadata(eo, name)
+			b, err := d.JSON()
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			files[r.Layout.ArgoArtifactFile(name)] = b
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := parallel(jobs); err != nil {
+		return err
+	}
+	for _, p := range sortedKeys(files) {
+		if err := writeAtomic(p, files[p]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) readExecutorOutput() (*ExecutorOutput, error) {
+	b, err := os.ReadFile(r.Layout.ExecutorOutputFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return &ExecutorOutput{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read executor output: %w", err)
+	}
+	var eo ExecutorOutput
+	if err := json.Unmarshal(b, &eo); err != nil {
+		return nil, fmt.Errorf("executor output %s is not valid JSON: %w", r.Layout.ExecutorOutputFile(), err)
+	}
+	return &eo, nil
+}
+
+// outputParam takes the value from the executor output if the component
+// wrote one there, else from the parameter's output file, and checks its type.
+func (r *Runner) outputParam(name string, t ir.ParameterType, eo *ExecutorOutput) (string, error) {
+	if v, ok := eo.ParameterValues[name]; ok {
+		s, err := step.EncodeValue(t, v)
+		if err != nil {
+			return "", fmt.Errorf("output parameter %s: %w", name, err)
+		}
+		return s, nil
+	}
+	b, err := os.ReadFile(r.Layout.UserParamFile(name))
+	if err != nil {
+		return "", fmt.Errorf("output parameter %s was not written: %w", name, err)
+	}
+	raw := string(b)
+	if t == ir.TypeString {
+		return raw, nil
+	}
+	v, err := step.DecodeValue(t, strings.TrimSpace(raw))
+	if err != nil {
+		return "", fmt.Errorf("output parameter %s: %w", name, err)
+	}
+	return step.EncodeValue(t, v)
+}
+
+func outputMetadata(eo *ExecutorOutput, name string) map[string]any {
+	if l, ok := eo.Artifacts[name]; ok && len(l.Artifacts) > 0 && len(l.Artifacts[0].Metadata) > 0 {
+		return l.Artifacts[0].Metadata
+	}
+	return nil
+}
+
+func (r *Runner) logTransfer(what, name, uri string, size int64, d time.Duration) {
+	mbps := 0.0
+	if d > 0 {
+		mbps = float64(size) / (1 << 20) / d.Seconds()
+	}
+	r.Log.Info(what, zap.String("artifact", name), zap.String("uri", uri), zap.Int64("bytes", size),
+		zap.Duration("duration", d), zap.Float64("MiBps", mbps))
+}
+
+// writeAtomic writes through a temporary file and a rename.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// parallel runs jobs concurrently and returns all their errors.
+func parallel(jobs []func() error) error {
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = j()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

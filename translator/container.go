@@ -1,0 +1,188 @@
+package translator
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/kfpargo/kfpargo/ir"
+	"github.com/kfpargo/kfpargo/step"
+)
+
+// containerTemplate translates an executor component into one Argo container
+// template. The main container keeps the component's image; the launcher,
+// copied in by an init container, wraps the component's command and resolves
+// its placeholders at run time.
+func (t *translation) containerTemplate(name, compName string, comp *ir.ComponentSpec, c *ir.ContainerSpec, at string) {
+	if len(c.Command) == 0 {
+		t.fail(at+".command", "containers without a command (the image's entrypoint) are not supported yet")
+		return
+	}
+	tmpl := wfv1.Template{
+		Name:     name,
+		Metadata: wfv1.Metadata{Labels: map[string]string{LabelComponent: dnsName(strings.TrimPrefix(compName, "comp-"))}},
+		Volumes:  []corev1.Volume{{Name: step.VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+	}
+	mount := corev1.VolumeMount{Name: step.VolumeName, MountPath: step.MountPath}
+	tmpl.InitContainers = []wfv1.UserContainer{{Container: corev1.Container{
+		Name:         step.InitContainerName,
+		Image:        t.opts.LauncherImage,
+		Command:      []string{"launcher", "copy", step.LauncherPath},
+		VolumeMounts: []corev1.VolumeMount{mount},
+	}}}
+
+	args := []string{
+		step.FlagPipelineName, t.spec.PipelineInfo.Name,
+		step.FlagRunName, "{{workflow.name}}",
+		step.FlagRunUID, "{{workflow.uid}}",
+		step.FlagNamespace, "{{workflow.namespace}}",
+		step.FlagPodName, "{{pod.name}}",
+		step.FlagTask, "{{inputs.parameters." + step.TaskParam + "}}",
+		step.FlagPipelineRoot, t.opts.PipelineRoot,
+	}
+	tmpl.Inputs.Parameters = append(tmpl.Inputs.Parameters, wfv1.Parameter{Name: step.TaskParam})
+	if in := comp.InputDefinitions; in != nil {
+		for _, p := range sortedKeys(in.Parameters) {
+			def := in.Parameters[p]
+			param := wfv1.Parameter{Name: p}
+			if v, ok, err := defaultValue(def); err != nil {
+				t.fail("components."+compName+".inputDefinitions.parameters."+p+".defaultValue", "%v", err)
+			} else if ok {
+				param.Default = wfv1.AnyStringPtr(v)
+			}
+			tmpl.Inputs.Parameters = append(tmpl.Inputs.Parameters, param)
+			args = append(args, step.FlagParam, fmt.Sprintf("%s:%s={{inputs.parameters.%s}}", p, paramType(def), p))
+		}
+		for _, a := range sortedKeys(in.Artifacts) {
+			def := in.Artifacts[a]
+			param := wfv1.Parameter{Name: step.ArtifactParam(a)}
+			if def.IsOptional {
+				param.Default = wfv1.AnyStringPtr(step.AbsentValue)
+			}
+			tmpl.Inputs.Parameters = append(tmpl.Inputs.Parameters, param)
+			args = append(args, step.FlagArtifact, fmt.Sprintf("%s:%s={{inputs.parameters.%s}}", a, schemaTitle(def), step.ArtifactParam(a)))
+		}
+	}
+	if out := comp.OutputDefinitions; out != nil {
+		for _, p := range sortedKeys(out.Parameters) {
+			tmpl.Outputs.Parameters = append(tmpl.Outputs.Parameters, wfv1.Parameter{
+				Name:      p,
+				ValueFrom: &wfv1.ValueFrom{Path: step.OutputParameterFile(p)},
+			})
+			args = append(args, step.FlagOutputParam, p+":"+string(paramType(out.Parameters[p])))
+		}
+		for _, a := range sortedKeys(out.Artifacts) {
+			tmpl.Outputs.Parameters = append(tmpl.Outputs.Parameters, wfv1.Parameter{
+				Name:      step.ArtifactParam(a),
+				ValueFrom: &wfv1.ValueFrom{Path: step.OutputArtifactFile(a)},
+			})
+			args = append(args, step.FlagOutputArtifact, a+":"+schemaTitle(out.Artifacts[a]))
+		}
+	}
+	args = append(args, "--")
+	args = append(args, c.Command...)
+	args = append(args, c.Args...)
+
+	main := &corev1.Container{
+		Image:        c.Image,
+		Command:      []string{step.LauncherPath, "run"},
+		Args:         args,
+		VolumeMounts: []corev1.VolumeMount{mount},
+	}
+	for _, e := range c.Env {
+		main.Env = append(main.Env, corev1.EnvVar{Name: e.Name, Value: e.Value})
+	}
+	main.Env = append(main.Env, t.s3Env()...)
+	if c.Resources != nil {
+		main.Resources = t.resources(at+".resources", c.Resources)
+	}
+	tmpl.Container = main
+	t.templates = append(t.templates, tmpl)
+}
+
+func schemaTitle(a *ir.ArtifactSpec) string {
+	if a.ArtifactType.SchemaTitle != "" {
+		return a.ArtifactType.SchemaTitle
+	}
+	return "system.Artifact"
+}
+
+// s3Env hands the launcher its object-store settings from a Secret, so no
+// credential is ever written into the workflow.
+func (t *translation) s3Env() []corev1.EnvVar {
+	ref := func(env, key string, optional bool) corev1.EnvVar {
+		sel := &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: t.opts.S3Secret}, Key: key}
+		if optional {
+			sel.Optional = &optional
+		}
+		return corev1.EnvVar{Name: env, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: sel}}
+	}
+	return []corev1.EnvVar{
+		ref(step.EnvS3Endpoint, step.SecretKeyEndpoint, false),
+		ref(step.EnvS3AccessKey, step.SecretKeyAccessKey, false),
+		ref(step.EnvS3SecretKey, step.SecretKeySecretKey, false),
+		ref(step.EnvS3Insecure, step.SecretKeyInsecure, true),
+		ref(step.EnvS3Region, step.SecretKeyRegion, true),
+	}
+}
+
+// resources maps the static resource fields; values that are placeholders
+// need a runtime podSpecPatch, which comes later.
+func (t *translation) resources(at string, r *ir.Resources) corev1.ResourceRequirements {
+	var req corev1.ResourceRequirements
+	set := func(list *corev1.ResourceList, name corev1.ResourceName, field, value string) {
+		if value == "" {
+			return
+		}
+		if strings.Contains(value, "{{$.") {
+			t.fail(at+"."+field, "placeholder-valued resources are not supported yet")
+			return
+		}
+		q, err := resource.ParseQuantity(value)
+		if err != nil {
+			t.fail(at+"."+field, "invalid quantity %q: %v", value, err)
+			return
+		}
+		if *list == nil {
+			*list = corev1.ResourceList{}
+		}
+		(*list)[name] = q
+	}
+	gb := func(f float64) string {
+		if f == 0 {
+			return ""
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64) + "G"
+	}
+	num := func(f float64) string {
+		if f == 0 {
+			return ""
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	set(&req.Limits, corev1.ResourceCPU, "cpuLimit", num(r.CPULimit))
+	set(&req.Limits, corev1.ResourceMemory, "memoryLimit", gb(r.MemoryLimit))
+	set(&req.Requests, corev1.ResourceCPU, "cpuRequest", num(r.CPURequest))
+	set(&req.Requests, corev1.ResourceMemory, "memoryRequest", gb(r.MemoryRequest))
+	set(&req.Limits, corev1.ResourceCPU, "resourceCpuLimit", r.ResourceCPULimit)
+	set(&req.Limits, corev1.ResourceMemory, "resourceMemoryLimit", r.ResourceMemoryLimit)
+	set(&req.Requests, corev1.ResourceCPU, "resourceCpuRequest", r.ResourceCPURequest)
+	set(&req.Requests, corev1.ResourceMemory, "resourceMemoryRequest", r.ResourceMemoryRequest)
+	if a := r.Accelerator; a != nil {
+		typ, count := a.ResourceType, a.ResourceCount
+		if typ == "" {
+			typ = a.Type
+		}
+		if count == "" && a.Count > 0 {
+			count = strconv.FormatInt(a.Count, 10)
+		}
+		if typ != "" && count != "" {
+			set(&req.Limits, corev1.ResourceName(typ), "accelerator.resourceCount", count)
+		}
+	}
+	return req
+}

@@ -1,0 +1,192 @@
+package translator
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfpargo/kfpargo/ir"
+	"github.com/kfpargo/kfpargo/step"
+)
+
+// Labels and annotations put on the objects the translator writes.
+const (
+	LabelPipeline          = "kfpargo.io/pipeline"
+	AnnotationPipelineName = "kfpargo.io/pipeline-name"
+	AnnotationPipelineRoot = "kfpargo.io/pipeline-root"
+	LabelComponent         = "kfpargo.io/component"
+	AnnotationTask         = "kfpargo.io/task"
+)
+
+// Translate turns a pipeline into an Argo Workflow. Problems are returned as
+// ir.Errors with the IR field path of each.
+func Translate(p *ir.Pipeline, opts Options) (*wfv1.Workflow, error) {
+	spec := p.Spec
+	opts = opts.withDefaults(spec.DefaultPipelineRoot)
+	if opts.Kind != KindWorkflow {
+		return nil, ir.Errors{{Path: "--kind", Msg: fmt.Sprintf("kind %q is not supported yet", opts.Kind)}}
+	}
+	t := &translation{
+		spec:        spec,
+		opts:        opts,
+		names:       newNamer(),
+		byComponent: map[string]string{},
+		building:    map[string]bool{},
+	}
+	entry := t.names.unique(spec.PipelineInfo.Name)
+	t.dagTemplate(entry, "root", spec.Root)
+	args := t.arguments()
+	if len(t.errs) > 0 {
+		sort.SliceStable(t.errs, func(i, j int) bool { return t.errs[i].Path < t.errs[j].Path })
+		return nil, t.errs
+	}
+	sort.Slice(t.templates, func(i, j int) bool { return t.templates[i].Name < t.templates[j].Name })
+	name := dnsName(spec.PipelineInfo.Name)
+	return &wfv1.Workflow{
+		TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Workflow"},
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: name + "-",
+			Labels:       map[string]string{LabelPipeline: name},
+			Annotations: map[string]string{
+				AnnotationPipelineName: spec.PipelineInfo.Name,
+				AnnotationPipelineRoot: opts.PipelineRoot,
+			},
+		},
+		Spec: wfv1.WorkflowSpec{
+			Entrypoint:         entry,
+			Arguments:          args,
+			Templates:          t.templates,
+			ServiceAccountName: opts.ServiceAccount,
+		},
+	}, nil
+}
+
+type translation struct {
+	spec        *ir.PipelineSpec
+	opts        Options
+	names       *namer
+	templates   []wfv1.Template
+	byComponent map[string]string // component name -> template name
+	building    map[string]bool   // DAG components being translated, to stop recursion
+	errs        ir.Errors
+}
+
+func (t *translation) fail(at string, format string, args ...any) {
+	t.errs = append(t.errs, &ir.FieldError{Path: at, Msg: fmt.Sprintf(format, args...)})
+}
+
+// arguments are the workflow's run arguments: every pipeline input, with
+// --param values checked against the input's type.
+func (t *translation) arguments() wfv1.Arguments {
+	var defs map[string]*ir.ParameterSpec
+	if in := t.spec.Root.InputDefinitions; in != nil {
+		defs = in.Parameters
+		if len(in.Artifacts) > 0 {
+			t.fail("root.inputDefinitions.artifacts", "pipeline input artifacts are not supported yet")
+		}
+	}
+	for _, name := range sortedKeys(t.opts.Params) {
+		if defs[name] == nil {
+			t.fail("--param "+name, "the pipeline has no input %q (inputs: %s)", name, strings.Join(sortedKeys(defs), ", "))
+		}
+	}
+	var args wfv1.Arguments
+	for _, name := range sortedKeys(defs) {
+		def := defs[name]
+		at := "root.inputDefinitions.parameters." + name
+		var raw any
+		switch v, ok := t.opts.Params[name]; {
+		case ok:
+			raw, at = v, "--param "+name
+		case def.HasDefault():
+			raw = def.DefaultValue
+		case def.IsOptional:
+			raw = step.AbsentValue
+		default:
+			t.fail(at, "required pipeline input has no value: pass --param %s=VALUE", name)
+			continue
+		}
+		value, err := encode(def, raw)
+		if err != nil {
+			t.fail(at, "%v", err)
+			continue
+		}
+		args.Parameters = append(args.Parameters, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr(value)})
+	}
+	return args
+}
+
+func encode(def *ir.ParameterSpec, v any) (string, error) {
+	if s, ok := v.(string); ok && s == step.AbsentValue {
+		return s, nil
+	}
+	return step.EncodeValue(paramType(def), v)
+}
+
+// paramType maps the pre-2.0 primitive types onto parameterType.
+func paramType(def *ir.ParameterSpec) ir.ParameterType {
+	if def.ParameterType != "" {
+		return def.ParameterType
+	}
+	switch def.Type {
+	case "INT":
+		return ir.TypeInteger
+	case "DOUBLE":
+		return ir.TypeDouble
+	}
+	return ir.TypeString
+}
+
+// componentTemplate returns the template name for a component, translating
+// it on first use.
+func (t *translation) componentTemplate(name string, at string) (string, bool) {
+	if tn, ok := t.byComponent[name]; ok {
+		return tn, true
+	}
+	comp := t.spec.Components[name]
+	if comp == nil {
+		t.fail(at, "no component %q", name)
+		return "", false
+	}
+	cat := "components." + name
+	tn := t.names.unique(strings.TrimPrefix(name, "comp-"))
+	t.byComponent[name] = tn
+	switch {
+	case comp.DAG != nil:
+		if t.building[name] {
+			t.fail(at, "component %q contains itself", name)
+			return "", false
+		}
+		t.building[name] = true
+		t.dagTemplate(tn, cat, comp)
+		delete(t.building, name)
+	default:
+		exec := t.spec.DeploymentSpec.Executors[comp.ExecutorLabel]
+		switch {
+		case exec == nil:
+			t.fail(cat+".executorLabel", "no executor %q", comp.ExecutorLabel)
+			return "", false
+		case exec.Container != nil:
+			t.containerTemplate(tn, name, comp, exec.Container, "deploymentSpec.executors."+comp.ExecutorLabel+".container")
+		case exec.Importer != nil:
+			t.fail("deploymentSpec.executors."+comp.ExecutorLabel+".importer", "importer executors are not supported yet")
+			return "", false
+		default:
+			t.fail("deploymentSpec.executors."+comp.ExecutorLabel, "only container executors are supported")
+			return "", false
+		}
+	}
+	return tn, true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
