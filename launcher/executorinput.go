@@ -21,7 +21,7 @@ type ExecutorInputs struct {
 type ExecutorOutputs struct {
 	Parameters map[string]OutputParameter `json:"parameters,omitempty"`
 	Artifacts  map[string]ArtifactList    `json:"artifacts,omitempty"`
-	OutputFile string                    `json:"outputFile"`
+	OutputFile string                     `json:"outputFile"`
 }
 
 // OutputParameter names the file an output parameter is written to.
