@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"sigs.k8s.io/yaml"
+)
+
+const example = "../../examples/seed-mnist/pipeline.yaml"
+
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCompileExample(t *testing.T) {
+	code, out, errs := runCLI(t, "", "compile", example, "--param", "hidden_units=256")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var wf wfv1.Workflow
+	if err := yaml.UnmarshalStrict([]byte(out), &wf); err != nil {
+		t.Fatalf("output is not a Workflow: %v", err)
+	}
+	if wf.Kind != "Workflow" || wf.Spec.Entrypoint == "" {
+		t.Fatalf("unexpected output: kind %q entrypoint %q", wf.Kind, wf.Spec.Entrypoint)
+	}
+	if !strings.Contains(out, "value: \"256\"") {
+		t.Fatal("--param value not in the output")
+	}
+}
+
+func TestCompileStdinAndOutputFile(t *testing.T) {
+	data, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "wf.yaml")
+	code, out, errs := runCLI(t, string(data), "compile", "-", "-o", dst)
+	if code != exitOK || out != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %s", code, out, errs)
+	}
+	written, err := os.ReadFile(dst)
+	if err != nil || !bytes.Contains(written, []byte("kind: Workflow")) {
+		t.Fatalf("output file: %v %q", err, written)
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	spec, _ := os.ReadFile(example)
+	broken := strings.Replace(string(spec), "      preprocessing:\n        cachingOptions:", "      preprocessing:\n        retries: 3\n        cachingOptions:", 1)
+	if err := os.WriteFile(bad, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"malformed spec", []string{"compile", bad}, []string{
+			"error: " + bad + ": root.dag.tasks.preprocessing.retries: unknown field \"retries\"",
+		}},
+		{"missing file", []string{"compile", "nope.yaml"}, []string{"error: nope.yaml: no such file or directory"}},
+		{"bad param", []string{"compile", example, "--param", "epochs=lots"}, []string{"error: " + example + ": --param epochs: \"lots\" is not an integer"}},
+		{"param syntax", []string{"compile", example, "--param", "epochs"}, []string{`--param "epochs": expected NAME=VALUE`}},
+		{"unknown flag", []string{"compile", example, "--frobnicate"}, []string{"unknown flag: --frobnicate"}},
+		{"no argument", []string{"compile"}, []string{"exactly one PIPELINE"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := runCLI(t, "", tc.args...)
+			if code != exitInvalid {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, exitInvalid, errs)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+		})
+	}
+}
+
+func TestCompileReportsEveryProblem(t *testing.T) {
+	spec, _ := os.ReadFile(example)
+	broken := strings.Replace(string(spec), "name: comp-train\n", "name: comp-trian\n", 1)
+	broken = strings.Replace(broken, "        - load-data\n", "        - load-dta\n", 1)
+	bad := filepath.Join(t.TempDir(), "refs.yaml")
+	if err := os.WriteFile(bad, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runCLI(t, "", "compile", bad)
+	if code != exitInvalid {
+		t.Fatalf("exit %d", code)
+	}
+	for _, w := range []string{
+		"error: " + bad + ": root.dag.tasks.preprocessing.dependentTasks[0]: no task \"load-dta\" in this DAG",
+		"error: " + bad + ": root.dag.tasks.train.componentRef.name: no component \"comp-trian\" in components",
+	} {
+		if !strings.Contains(errs, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errs)
+		}
+	}
+}
+
+func TestInvalidCorpusExitsTwo(t *testing.T) {
+	files, _ := filepath.Glob("../../../shared/kfp-ir-corpus/invalid/*")
+	if len(files) == 0 {
+		t.Skip("corpus not found beside the repository (../shared/kfp-ir-corpus)")
+	}
+	for _, f := range files {
+		code, _, errs := runCLI(t, "", "compile", f)
+		if code != exitInvalid || !strings.HasPrefix(errs, "error: "+f+": ") {
+			t.Errorf("%s: exit %d, stderr %q", f, code, errs)
+		}
+	}
+}
