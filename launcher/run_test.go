@@ -1,0 +1,147 @@
+package launcher_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/launcher"
+	"github.com/kfpargo/kfpargo/test/servers"
+)
+
+type stepEnv struct {
+	store  *artifact.Store
+	layout launcher.Layout
+}
+
+func newStepEnv(t *testing.T) stepEnv {
+	m := servers.StartMinio(t, "mlpipeline")
+	s, err := artifact.NewStore(artifact.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	return stepEnv{store: s, layout: launcher.Layout{LocalRoot: filepath.Join(root, "fs"), StepDir: filepath.Join(root, "kfpargo")}}
+}
+
+func (e stepEnv) run(t *testing.T, args ...string) int {
+	t.Helper()
+	spec, err := launcher.ParseRunArgs(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	r := &launcher.Runner{Spec: spec, Layout: e.layout, Store: e.store, Log: zap.NewNop(),
+		Env: []string{"PATH=/usr/bin:/bin"}, Stdout: devnull, Stderr: devnull}
+	return r.Run(context.Background())
+}
+
+var common = []string{"--pipeline-name", "p", "--run-name", "run-1", "--namespace", "ns", "--pipeline-root", "minio://mlpipeline/v2/artifacts"}
+
+// TestProducerConsumer runs two steps the way two pods would: the first
+// writes an artifact and a parameter, the second reads the artifact through
+// the descriptor the first left for Argo.
+func TestProducerConsumer(t *testing.T) {
+	e := newStepEnv(t)
+	produce := append(append([]string{}, common...), "--task", "make",
+		"--param", "n:NUMBER_INTEGER=3",
+		"--output-param", "count:NUMBER_INTEGER", "--output-artifact", "data:system.Dataset",
+		"--", "sh", "-c", `for i in $(seq "$0"); do echo "row $i"; done > "$1"; printf ' 3\n' > "$2"`,
+		"{{$.inputs.parameters['n']}}", "{{$.outputs.artifacts['data'].path}}", "{{$.outputs.parameters['count'].output_file}}")
+	if code := e.run(t, produce...); code != 0 {
+		t.Fatalf("producer exit %d", code)
+	}
+	count, err := os.ReadFile(e.layout.ArgoParamFile("count"))
+	if err != nil || string(count) != "3" {
+		t.Fatalf("count parameter %q %v (an integer is normalised)", count, err)
+	}
+	descJSON, err := os.ReadFile(e.layout.ArgoArtifactFile("data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := artifact.ParseDescriptor(string(descJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.URI != "minio://mlpipeline/v2/artifacts/ns/run-1/make/data" || d.Size != int64(len("row 1\nrow 2\nrow 3\n")) || d.SchemaTitle != "system.Dataset" {
+		t.Fatalf("descriptor %+v", d)
+	}
+
+	// The consumer runs in a fresh filesystem, as another pod would.
+	e2 := e
+	e2.layout = launcher.Layout{LocalRoot: filepath.Join(t.TempDir(), "fs"), StepDir: filepath.Join(t.TempDir(), "kfpargo")}
+	consume := append(append([]string{}, common...), "--task", "use",
+		"--artifact", "data:system.Dataset="+string(descJSON),
+		"--output-param", "lines:STRING",
+		"--", "sh", "-c", `wc -l < "$0" | tr -d ' \n' > "$1"`,
+		"{{$.inputs.artifacts['data'].path}}", "{{$.outputs.parameters['lines'].output_file}}")
+	if code := e2.run(t, consume...); code != 0 {
+		t.Fatalf("consumer exit %d", code)
+	}
+	lines, _ := os.ReadFile(e2.layout.ArgoParamFile("lines"))
+	if string(lines) != "3" {
+		t.Fatalf("consumer saw %q lines", lines)
+	}
+}
+
+func TestFailuresRecordNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script string
+		code   int
+	}{
+		{"command exits 3 after writing outputs", `echo x > "$0"; echo 1 > "$1"; exit 3`, 3},
+		{"artifact never written", `echo 1 > "$1"`, launcher.ExitOutputs},
+		{"parameter never written", `echo x > "$0"`, launcher.ExitOutputs},
+		{"parameter of the wrong type", `echo x > "$0"; echo many > "$1"`, launcher.ExitOutputs},
+		{"killed by a signal", `kill -TERM $$`, 128 + 15},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newStepEnv(t)
+			args := append(append([]string{}, common...), "--task", "t",
+				"--output-param", "n:NUMBER_INTEGER", "--output-artifact", "data:system.Dataset",
+				"--", "sh", "-c", tc.script, "{{$.outputs.artifacts['data'].path}}", "{{$.outputs.parameters['n'].output_file}}")
+			if code := e.run(t, args...); code != tc.code {
+				t.Fatalf("exit %d, want %d", code, tc.code)
+			}
+			for _, f := range []string{e.layout.ArgoParamFile("n"), e.layout.ArgoArtifactFile("data")} {
+				if _, err := os.Stat(f); !os.IsNotExist(err) {
+					t.Errorf("%s exists after a failed step", f)
+				}
+			}
+		})
+	}
+}
+
+func TestExecutorOutputFile(t *testing.T) {
+	e := newStepEnv(t)
+	// A lightweight Python component writes its results to the executor
+	// output file named in {{$}}; here sh plays that part.
+	args := append(append([]string{}, common...), "--task", "t",
+		"--output-param", "msg:STRING", "--output-artifact", "metrics:system.Metrics",
+		"--", "sh", "-c", `python3 -c 'import json,sys; ei=json.loads(sys.argv[1]); o=ei["outputs"]; open(o["artifacts"]["metrics"]["artifacts"][0]["uri"].replace("minio://", sys.argv[2] + "/minio/"), "w").write("{}"); json.dump({"parameterValues": {"msg": "hi"}, "artifacts": {"metrics": {"artifacts": [{"metadata": {"accuracy": 0.9}}]}}}, open(o["outputFile"], "w"))' "$0" "$1"`,
+		"{{$}}", e.layout.LocalRoot)
+	if code := e.run(t, args...); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	msg, _ := os.ReadFile(e.layout.ArgoParamFile("msg"))
+	if string(msg) != "hi" {
+		t.Errorf("msg = %q", msg)
+	}
+	b, _ := os.ReadFile(e.layout.ArgoArtifactFile("metrics"))
+	var d artifact.Descriptor
+	if err := json.Unmarshal(b, &d); err != nil || d.Metadata["accuracy"] != 0.9 {
+		t.Errorf("metrics descriptor %s: %v", b, err)
+	}
+	if !strings.HasSuffix(d.URI, "/ns/run-1/t/metrics") {
+		t.Errorf("uri %s", d.URI)
+	}
+}
