@@ -111,14 +111,8 @@ func (s *Store) Download(ctx context.Context, d *Descriptor, local string) error
 		return err
 	}
 	if !d.Dir {
-		sum, err := s.getFile(ctx, loc.Bucket, loc.Key, local)
-		if err != nil {
-			return err
-		}
-		if d.SHA256 != "" && sum != d.SHA256 {
-			return fmt.Errorf("download %s: content digest %s does not match descriptor %s", d.URI, sum, d.SHA256)
-		}
-		return nil
+		_, err := s.getFile(ctx, loc.Bucket, loc.Key, local, d.SHA256)
+		return err
 	}
 	if err := os.MkdirAll(local, 0o755); err != nil {
 		return fmt.Errorf("download %s: %w", d.URI, err)
@@ -134,7 +128,7 @@ func (s *Store) Download(ctx context.Context, d *Descriptor, local string) error
 		if !strings.HasPrefix(dst, filepath.Clean(local)+string(filepath.Separator)) {
 			return fmt.Errorf("download %s: object %q escapes the target directory", d.URI, obj.Key)
 		}
-		sum, err := s.getFile(ctx, loc.Bucket, obj.Key, dst)
+		sum, err := s.getFile(ctx, loc.Bucket, obj.Key, dst, "")
 		if err != nil {
 			return err
 		}
@@ -156,7 +150,9 @@ func (s *Store) Download(ctx context.Context, d *Descriptor, local string) error
 	return nil
 }
 
-func (s *Store) getFile(ctx context.Context, bucket, key, local string) (string, error) {
+// getFile downloads one object to local; with want set, content whose digest
+// differs is refused before it reaches the final name.
+func (s *Store) getFile(ctx context.Context, bucket, key, local, want string) (string, error) {
 	obj, err := s.client.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
@@ -180,10 +176,14 @@ func (s *Store) getFile(ctx context.Context, bucket, key, local string) (string,
 	if err := tmp.Close(); err != nil {
 		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
 	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if want != "" && sum != want {
+		return "", fmt.Errorf("download s3://%s/%s: content digest %s does not match descriptor %s", bucket, key, sum, want)
+	}
 	if err := os.Rename(tmp.Name(), local); err != nil {
 		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return sum, nil
 }
 
 // listFiles returns the regular files under dir, relative and sorted.
