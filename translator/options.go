@@ -34,6 +34,12 @@ type Options struct {
 	Params map[string]string
 	// ServiceAccount runs the workflow's pods; the namespace default when empty.
 	ServiceAccount string
+	// Schedule is the cron schedule of a KindCronWorkflow; Timezone its
+	// IANA time zone (the controller's when empty).
+	Schedule string
+	Timezone string
+
+	allowMissingInputs bool
 }
 
 func (o Options) withDefaults(specRoot string) Options {

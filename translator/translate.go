@@ -27,7 +27,7 @@ func Translate(p *ir.Pipeline, opts Options) (*wfv1.Workflow, error) {
 	spec := p.Spec
 	opts = opts.withDefaults(spec.DefaultPipelineRoot)
 	if opts.Kind != KindWorkflow {
-		return nil, ir.Errors{{Path: "--kind", Msg: fmt.Sprintf("kind %q is not supported yet", opts.Kind)}}
+		return nil, ir.Errors{{Path: "--kind", Msg: fmt.Sprintf("Translate makes Workflows; use TranslateObject for kind %q", opts.Kind)}}
 	}
 	t := &translation{
 		spec:        spec,
@@ -105,6 +105,9 @@ func (t *translation) arguments() wfv1.Arguments {
 			raw = def.DefaultValue
 		case def.IsOptional:
 			raw = step.AbsentValue
+		case t.opts.allowMissingInputs:
+			args.Parameters = append(args.Parameters, wfv1.Parameter{Name: name})
+			continue
 		default:
 			t.fail(at, "required pipeline input has no value: pass --param %s=VALUE", name)
 			continue

@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"io/fs"
@@ -190,4 +191,62 @@ func requiredParams(p *ir.Pipeline) map[string]string {
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
+}
+
+func TestKinds(t *testing.T) {
+	p := load(t, "../examples/seed-mnist/pipeline.yaml")
+	obj, err := TranslateObject(p, Options{Kind: KindWorkflowTemplate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wft, ok := obj.(*wfv1.WorkflowTemplate)
+	if !ok || wft.Name != "seed-mnist" {
+		t.Fatalf("got %T %v", obj, obj)
+	}
+	if err := validate.ValidateWorkflowTemplate(nil, nil, wft, nil, validate.ValidateOpts{}); err != nil {
+		t.Fatalf("Argo rejects the WorkflowTemplate: %v", err)
+	}
+	obj, err = TranslateObject(p, Options{Kind: KindCronWorkflow, Schedule: "0 3 * * *", Timezone: "Europe/Berlin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cwf, ok := obj.(*wfv1.CronWorkflow)
+	if !ok || cwf.Spec.Schedules[0] != "0 3 * * *" {
+		t.Fatalf("got %T %v", obj, obj)
+	}
+	if err := validate.ValidateCronWorkflow(context.Background(), nil, nil, cwf, nil); err != nil {
+		t.Fatalf("Argo rejects the CronWorkflow: %v", err)
+	}
+	for _, tc := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Kind: KindCronWorkflow}, "--schedule: a cronworkflow needs a schedule"},
+		{Options{Kind: "job"}, `--kind: unknown kind "job"`},
+		{Options{Schedule: "* * * * *"}, "--schedule: only a cronworkflow has a schedule"},
+	} {
+		if _, err := TranslateObject(p, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want %q", tc.opts, err, tc.want)
+		}
+	}
+}
+
+// A registered pipeline may leave required inputs for submit time; a run
+// may not.
+func TestRequiredInputs(t *testing.T) {
+	path := filepath.Join(corpusDir, "valid", "critical", "add_numbers.yaml")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("corpus file %s not found", path)
+	}
+	p := load(t, path)
+	if _, err := Translate(p, Options{}); err == nil || !strings.Contains(err.Error(), "required pipeline input has no value: pass --param") {
+		t.Fatalf("workflow without required inputs: %v", err)
+	}
+	obj, err := TranslateObject(p, Options{Kind: KindWorkflowTemplate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.ValidateWorkflowTemplate(nil, nil, obj.(*wfv1.WorkflowTemplate), nil, validate.ValidateOpts{}); err != nil {
+		t.Fatalf("Argo rejects the WorkflowTemplate: %v", err)
+	}
 }

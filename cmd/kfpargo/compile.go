@@ -21,13 +21,15 @@ type compileFlags struct {
 	s3Secret      string
 	kind          string
 	sa            string
+	schedule      string
+	timezone      string
 }
 
 func newCompileCommand() *cobra.Command {
 	var f compileFlags
 	cmd := &cobra.Command{
 		Use:   "compile PIPELINE",
-		Short: "Translate a KFP pipeline spec into an Argo Workflow (YAML on stdout)",
+		Short: "Translate a KFP pipeline spec into an Argo Workflow, WorkflowTemplate or CronWorkflow (YAML on stdout)",
 		Long: `Translate a KFP pipeline spec into an Argo Workflow.
 
 PIPELINE is a spec compiled by the KFP SDK: .yaml/.yml or .json (the pipeline spec,
@@ -38,7 +40,9 @@ Invalid input prints one line per problem, "error: FILE: PATH: message", where P
 is the field path in the spec (or the flag), and exits with code 2.`,
 		Example: `  kfpargo compile pipeline.yaml > workflow.yaml
   kfpargo compile pipeline.yaml --param hidden_units=256 -o workflow.yaml
-  cat pipeline.json | kfpargo compile -`,
+  cat pipeline.json | kfpargo compile -
+  kfpargo compile pipeline.yaml --kind workflowtemplate > template.yaml
+  kfpargo compile pipeline.yaml --kind cronworkflow --schedule '0 3 * * *' --timezone Europe/Berlin`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("compile takes exactly one PIPELINE argument (got %d); see kfpargo compile --help", len(args))}
@@ -55,7 +59,9 @@ is the field path in the spec (or the flag), and exits with code 2.`,
 	fl.StringVar(&f.pipelineRoot, "pipeline-root", "", "where output artifacts are stored (default: the spec's defaultPipelineRoot, else "+translator.DefaultPipelineRoot+")")
 	fl.StringVar(&f.launcherImage, "launcher-image", translator.DefaultLauncherImage, "image holding the kfpargo launcher binary")
 	fl.StringVar(&f.s3Secret, "s3-secret", translator.DefaultS3Secret, "Secret with the object store's endpoint, accessKey, secretKey (and optional insecure, region)")
-	fl.StringVar(&f.kind, "kind", string(translator.KindWorkflow), "object to produce: workflow")
+	fl.StringVar(&f.kind, "kind", string(translator.KindWorkflow), "object to produce: workflow (one run), workflowtemplate (a registered pipeline) or cronworkflow (recurring runs, needs --schedule)")
+	fl.StringVar(&f.schedule, "schedule", "", "cron schedule of a cronworkflow, e.g. '0 3 * * *'")
+	fl.StringVar(&f.timezone, "timezone", "", "IANA time zone of the schedule (default: the controller's)")
 	fl.StringVar(&f.sa, "service-account", "", "service account for the workflow's pods (default: the namespace's default)")
 	return cmd
 }
@@ -81,20 +87,22 @@ func runCompile(cmd *cobra.Command, file string, f compileFlags) error {
 	if err != nil {
 		return report(cmd.ErrOrStderr(), name, err)
 	}
-	wf, err := translator.Translate(p, translator.Options{
+	obj, err := translator.TranslateObject(p, translator.Options{
 		Kind:           translator.Kind(f.kind),
 		PipelineRoot:   f.pipelineRoot,
 		LauncherImage:  f.launcherImage,
 		S3Secret:       f.s3Secret,
 		Params:         params,
 		ServiceAccount: f.sa,
+		Schedule:       f.schedule,
+		Timezone:       f.timezone,
 	})
 	if err != nil {
 		return report(cmd.ErrOrStderr(), name, err)
 	}
-	out, err := translator.MarshalYAML(wf)
+	out, err := translator.MarshalYAML(obj)
 	if err != nil {
-		return fmt.Errorf("marshal workflow: %w", err)
+		return fmt.Errorf("marshal %s: %w", f.kind, err)
 	}
 	if f.output == "" {
 		_, err = cmd.OutOrStdout().Write(out)
