@@ -1,0 +1,105 @@
+package localstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/redis/go-redis/v9"
+)
+
+// startMinio runs a single-drive MinIO with generated root credentials and
+// creates Bucket.
+func (s *Stack) startMinio(ctx context.Context) error {
+	ports, err := freePorts(2)
+	if err != nil {
+		return fmt.Errorf("minio: %w", err)
+	}
+	dataDir := filepath.Join(s.StateDir, "data", "minio")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("minio: %w", err)
+	}
+	s.S3Endpoint = loopback(ports[0])
+	s.S3AccessKey = "kfpargo-" + randomHex(4)
+	s.S3SecretKey = randomHex(16)
+	env := append(baseEnv(s.StateDir),
+		"MINIO_ROOT_USER="+s.S3AccessKey,
+		"MINIO_ROOT_PASSWORD="+s.S3SecretKey,
+		"MINIO_BROWSER=off",
+		"MINIO_UPDATE=off",
+	)
+	c, err := s.start(childSpec{
+		name: "minio",
+		path: s.Binaries.Minio,
+		args: []string{"server", dataDir,
+			"--address", s.S3Endpoint,
+			// Without it the console listens on a random port on all interfaces.
+			"--console-address", loopback(ports[1]),
+			"--certs-dir", filepath.Join(s.StateDir, "home", "minio-certs"),
+		},
+		env: env,
+	})
+	if err != nil {
+		return err
+	}
+	hc := &http.Client{Timeout: 2 * time.Second}
+	if err := waitReady(ctx, c, time.Minute, func(ctx context.Context) error {
+		return getOK(ctx, hc, "http://"+s.S3Endpoint+"/minio/health/ready")
+	}); err != nil {
+		return err
+	}
+	mc, err := minio.New(s.S3Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.S3AccessKey, s.S3SecretKey, "")})
+	if err != nil {
+		return fmt.Errorf("minio client: %w", err)
+	}
+	if err := mc.MakeBucket(ctx, s.Bucket, minio.MakeBucketOptions{}); err != nil {
+		return fmt.Errorf("minio: create bucket %s: %w", s.Bucket, err)
+	}
+	return nil
+}
+
+// startRedis runs Debian's redis-server without persistence.
+func (s *Stack) startRedis(ctx context.Context) error {
+	ports, err := freePorts(1)
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	dir := filepath.Join(s.StateDir, "data", "redis")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	s.RedisAddr = loopback(ports[0])
+	c, err := s.start(childSpec{
+		name: "redis",
+		path: s.Binaries.Redis,
+		args: []string{
+			"--bind", "127.0.0.1",
+			"--port", fmt.Sprint(ports[0]),
+			"--save", "",
+			"--appendonly", "no",
+			"--daemonize", "no",
+			"--dir", dir,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	rc := redis.NewClient(&redis.Options{Addr: s.RedisAddr, MaxRetries: -1})
+	defer rc.Close()
+	return waitReady(ctx, c, 30*time.Second, func(ctx context.Context) error {
+		return rc.Ping(ctx).Err()
+	})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b)
+}

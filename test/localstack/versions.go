@@ -1,0 +1,32 @@
+package localstack
+
+// Versions of the components the stack builds. The tools modules under
+// test/tools pin the same versions in their go.mod files (a unit test
+// checks that they agree); the values here name the cached binaries.
+const (
+	EtcdVersion       = "v3.5.21"
+	KubernetesVersion = "v1.33.13"
+	ArgoVersion       = "v3.7.9"
+	// MinioVersion is a pseudo-version: MinIO publishes no semver tags
+	// that the module proxy serves as a Go module.
+	MinioVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
+)
+
+// Names the stack creates in the cluster and hands to tests.
+const (
+	// Namespace is where the workflow-controller runs workflows.
+	Namespace = "argo"
+	// NodeName is the node the node agent registers.
+	NodeName = "kfpargo-local"
+	// Bucket is created in MinIO at start.
+	Bucket = "mlpipeline"
+	// S3SecretName is a Secret in Namespace with keys endpoint, accessKey,
+	// secretKey, insecure and bucket.
+	S3SecretName = "kfpargo-s3"
+	// ExecutorImage is the executor image configured in Argo; the node
+	// agent maps it to the locally built argoexec.
+	ExecutorImage = "quay.io/argoproj/argoexec:" + ArgoVersion
+	// DefaultLauncherImage is mapped to the locally built launcher unless
+	// Config.LauncherImage says otherwise.
+	DefaultLauncherImage = "ghcr.io/kfpargo/launcher:dev"
+)
