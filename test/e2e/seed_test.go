@@ -88,6 +88,19 @@ func TestSeedPipeline(t *testing.T) {
 	if err != nil || acc < 50 {
 		t.Errorf("evaluate test_accuracy = %q, want a number above 50", steps["evaluate"].Outputs["test_accuracy"])
 	}
+	ms, err := target.Metrics(context.Background(), res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := map[string]any{}
+	for _, m := range ms {
+		logged[m.Step+"/"+m.Name] = m.Value
+	}
+	for _, k := range []string{"train/accuracy", "train/loss", "evaluate/test_accuracy"} {
+		if _, ok := logged[k].(float64); !ok {
+			t.Errorf("metric %s = %v, want a number (all: %v)", k, logged[k], logged)
+		}
+	}
 	if n, _ := strconv.Atoi(steps["load-data"].Outputs["num_samples"]); n != 1200 {
 		t.Errorf("load-data num_samples = %q", steps["load-data"].Outputs["num_samples"])
 	}

@@ -99,6 +99,12 @@ func run(pipeline string, params map[string]string, keep bool, stateDir string, 
 		return 1
 	}
 	res.Report(out)
+	if ms, err := target.Metrics(ctx, res); err != nil {
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+	} else if len(ms) > 0 {
+		fmt.Fprintf(out, "\nmetrics:\n")
+		runner.WriteMetrics(out, ms)
+	}
 	if !res.Succeeded() {
 		fmt.Fprintf(out, "\nthe run did not succeed; logs of every container are under %s\n", stack.LogDir)
 		return 1
