@@ -215,6 +215,7 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 		files[r.Layout.ArgoParamFile(name)] = []byte(value)
 	}
 	var mu sync.Mutex
+	metrics := map[string]map[string]any{}
 	var jobs []func() error
 	for _, name := range sortedKeys(r.Spec.OutputArtifacts) {
 		if r.Store == nil {
@@ -239,6 +240,11 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 			r.logTransfer("uploaded", name, uri, d.Size, time.Since(start))
 			d.SchemaTitle = schema
 			d.Metadata = outputMetadata(eo, name)
+			if schema == SchemaMetrics {
+				mu.Lock()
+				metrics[name] = readMetrics(d.Metadata, local)
+				mu.Unlock()
+			}
 			b, err := d.JSON()
 			if err != nil {
 				return err
@@ -256,6 +262,9 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 		if err := writeAtomic(p, files[p]); err != nil {
 			return err
 		}
+	}
+	for _, name := range sortedKeys(metrics) {
+		writeMetricsTable(r.Stderr, name, metrics[name])
 	}
 	return nil
 }
