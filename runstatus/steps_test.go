@@ -1,0 +1,52 @@
+package runstatus
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestStepsAndTable(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(s int) metav1.Time { return metav1.NewTime(t0.Add(time.Duration(s) * time.Second)) }
+	exit3, exit0 := "3", "0"
+	wf := &wfv1.Workflow{Status: wfv1.WorkflowStatus{Nodes: wfv1.Nodes{
+		"root": {Name: "run", DisplayName: "run", Type: wfv1.NodeTypeDAG, Phase: wfv1.NodeFailed},
+		"b": {Name: "run.prep", DisplayName: "prep", Type: wfv1.NodeTypePod, Phase: wfv1.NodeFailed,
+			StartedAt: at(5), FinishedAt: at(8), Message: "main: Error (exit code 3)",
+			Outputs: &wfv1.Outputs{ExitCode: &exit3}},
+		"a": {Name: "run.load", DisplayName: "load", Type: wfv1.NodeTypePod, Phase: wfv1.NodeSucceeded,
+			StartedAt: at(0), FinishedAt: at(4), Outputs: &wfv1.Outputs{ExitCode: &exit0,
+				Parameters: []wfv1.Parameter{{Name: "n", Value: wfv1.AnyStringPtr("12")}}}},
+	}}}
+	pod := func(node string) corev1.Pod {
+		return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{nodeNameAnnotation: node}}}
+	}
+	steps := Steps(wf, []corev1.Pod{pod("run.load"), pod("run.prep"), pod("run.prep")})
+	if len(steps) != 2 || steps[0].Name != "load" || steps[1].Name != "prep" {
+		t.Fatalf("steps in start order, DAG nodes left out: %+v", steps)
+	}
+	if steps[0].Pods != 1 || steps[1].Pods != 2 || steps[0].Outputs["n"] != "12" || steps[1].ExitCode != "3" {
+		t.Fatalf("steps: %+v", steps)
+	}
+	if d := steps[0].Duration(); d != 4*time.Second {
+		t.Errorf("duration %s", d)
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, steps); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "STEP") {
+		t.Fatalf("table:\n%s", b.String())
+	}
+	for _, want := range []string{"prep", "Failed", "3s", "2", "3", "main: Error (exit code 3)"} {
+		if !strings.Contains(lines[2], want) {
+			t.Errorf("row %q lacks %q", lines[2], want)
+		}
+	}
+}
