@@ -36,7 +36,8 @@ demo: stack-build ## run the seed MNIST pipeline on the local stack
 
 vet: ## go vet and gofmt check
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt needed" >&2; exit 1)
+	@# not `tee /dev/stderr`: reopening stderr truncates a log file it points at
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:" >&2; echo "$$unformatted" >&2; exit 1; fi
 
 unit: ## unit tests only (no servers)
 	KFPARGO_SKIP_STACK=1 $(GO) test $(GOFLAGS_T) -short ./...
