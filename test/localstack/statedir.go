@@ -1,7 +1,6 @@
 package localstack
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 
 	"go.uber.org/zap"
+
+	"github.com/kfpargo/kfpargo/test/mountinfo"
 )
 
 // Layout of the state directory. bin/ (the project's binaries) and
@@ -180,8 +181,12 @@ func removeLeftovers(log *zap.Logger, stateDir string, strict bool) error {
 		log.Info("another local stack is running; leaving the shared host mount points", zap.Strings("images", others))
 		return errors.Join(errs...)
 	}
+	inUse, err := mountinfo.InUse()
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
 	for _, p := range created {
-		if err := removeIfEmpty(p); err != nil {
+		if err := mountinfo.RemoveIfEmpty(p, inUse); err != nil {
 			if strict {
 				errs = append(errs, err)
 			} else {
@@ -289,7 +294,7 @@ func HostLeftovers(stateDir string) ([]string, error) {
 		}
 	}
 	for _, root := range []string{stateDir, imagesDir(stateDir)} {
-		mounts, err := mountsUnder(root)
+		mounts, err := mountinfo.Under(root)
 		if err != nil {
 			return nil, err
 		}
@@ -303,42 +308,9 @@ func HostLeftovers(stateDir string) ([]string, error) {
 	return left, nil
 }
 
-// removeIfEmpty removes an empty directory or empty regular file that is
-// not a mount point; anything else is left alone (and is not an error
-// unless it is in the way of nothing: a non-empty path is reported).
-func removeIfEmpty(p string) error {
-	fi, err := os.Lstat(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if mounted, _ := isMountPoint(p); mounted {
-		return fmt.Errorf("%s is still a mount point", p)
-	}
-	switch {
-	case fi.IsDir():
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			return err
-		}
-		if len(entries) > 0 {
-			return fmt.Errorf("%s was created by the stack but is not empty; leaving it", p)
-		}
-	case fi.Mode().IsRegular():
-		if fi.Size() > 0 {
-			return fmt.Errorf("%s was created by the stack but is not empty; leaving it", p)
-		}
-	default:
-		return fmt.Errorf("%s is neither a file nor a directory; leaving it", p)
-	}
-	return os.Remove(p)
-}
-
 // unmountUnder lazily unmounts every mount at or below root, deepest first.
 func unmountUnder(log *zap.Logger, root string) error {
-	mounts, err := mountsUnder(root)
+	mounts, err := mountinfo.Under(root)
 	if err != nil {
 		return err
 	}
@@ -350,73 +322,4 @@ func unmountUnder(log *zap.Logger, root string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// mountsUnder lists mount points at or below root in our mount
-// namespace, deepest first.
-func mountsUnder(root string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, fmt.Errorf("mountinfo: %w", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescapeMountPath(fields[4])
-		if mp == root || strings.HasPrefix(mp, root+"/") {
-			out = append(out, mp)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("mountinfo: %w", err)
-	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return out, nil
-}
-
-func isMountPoint(p string) (bool, error) {
-	mounts, err := mountsUnder(p)
-	if err != nil {
-		return false, err
-	}
-	for _, m := range mounts {
-		if m == p {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountPath(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v byte
-			ok := true
-			for _, c := range s[i+1 : i+4] {
-				if c < '0' || c > '7' {
-					ok = false
-					break
-				}
-				v = v*8 + byte(c-'0')
-			}
-			if ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -48,17 +48,3 @@ func TestImageRepository(t *testing.T) {
 		}
 	}
 }
-
-func TestUnescapeMountPath(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`/var/tmp/a\040b`, "/var/tmp/a b"},
-		{`/plain`, "/plain"},
-		{`/tab\011x`, "/tab\tx"},
-		{`/short\04`, `/short\04`},
-	}
-	for _, tc := range tests {
-		if got := unescapeMountPath(tc.in); got != tc.want {
-			t.Errorf("unescapeMountPath(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}

@@ -1,15 +1,14 @@
 package nodeagent
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
+
+	"github.com/kfpargo/kfpargo/test/mountinfo"
 )
 
 // hostPaths remembers the mount points containers had to create on the
@@ -81,13 +80,13 @@ func (h *hostPaths) removeAll() error {
 	defer h.mu.Unlock()
 	paths := sortedKeys(h.paths)
 	sort.SliceStable(paths, func(i, j int) bool { return pathDepth(paths[i]) > pathDepth(paths[j]) })
-	mounts, err := mountPointsInUse()
+	mounts, err := mountinfo.InUse()
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, p := range paths {
-		if err := removeIfEmpty(p, mounts); err != nil {
+		if err := mountinfo.RemoveIfEmpty(p, mounts); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -102,107 +101,3 @@ func (h *hostPaths) removeAll() error {
 	}
 	return errors.Join(errs...)
 }
-
-// removeIfEmpty removes an empty directory or an empty regular file.
-func removeIfEmpty(p string, mounts map[string]bool) error {
-	fi, err := os.Lstat(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if mounts[p] {
-		return fmt.Errorf("keeping %s: it is a mount point (of a container still running?)", p)
-	}
-	switch {
-	case fi.IsDir():
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			return err
-		}
-		if len(entries) > 0 {
-			return fmt.Errorf("keeping %s: a container created it as a mount point, but it is not empty", p)
-		}
-	case fi.Mode().IsRegular():
-		if fi.Size() > 0 {
-			return fmt.Errorf("keeping %s: a container created it as a mount point, but it is not empty", p)
-		}
-	default:
-		return fmt.Errorf("keeping %s: not a file or directory", p)
-	}
-	return os.Remove(p)
-}
-
-// mountPointsInUse lists the mount points of every mount namespace on
-// the machine. A mount point that is an empty directory in the agent's
-// namespace may carry a volume in a container's: removing it would
-// detach that volume under the container (another agent's, or another
-// stack's), so such paths are kept.
-func mountPointsInUse() (map[string]bool, error) {
-	out := map[string]bool{}
-	if err := readMountPoints("/proc/self/mountinfo", out); err != nil {
-		return nil, err
-	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
-	}
-	seen := map[string]bool{}
-	if ns, err := os.Readlink("/proc/self/ns/mnt"); err == nil {
-		seen[ns] = true
-	}
-	for _, e := range entries {
-		if e.Name()[0] < '0' || e.Name()[0] > '9' {
-			continue
-		}
-		ns, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "mnt"))
-		if err != nil || seen[ns] {
-			continue
-		}
-		seen[ns] = true
-		// The process may be gone by now; that namespace then is too.
-		_ = readMountPoints(filepath.Join("/proc", e.Name(), "mountinfo"), out)
-	}
-	return out, nil
-}
-
-// readMountPoints adds the mount points listed in a mountinfo file.
-func readMountPoints(path string, out map[string]bool) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("mountinfo: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 5 {
-			out[unescapeOctal(fields[4])] = true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("mountinfo %s: %w", path, err)
-	}
-	return nil
-}
-
-// unescapeOctal undoes mountinfo's \ooo escapes (\040 is a space).
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }

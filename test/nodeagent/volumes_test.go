@@ -146,21 +146,3 @@ func TestWriteFilesModes(t *testing.T) {
 		t.Error("writeFiles accepted a path leaving the volume")
 	}
 }
-
-func TestUnescapeOctal(t *testing.T) {
-	for in, want := range map[string]string{
-		`/plain`:          "/plain",
-		`/with\040space`:  "/with space",
-		`/tab\011x`:       "/tab\tx",
-		`/back\134slash`:  `/back\slash`,
-		`/not\08octal`:    `/not\08octal`,
-		`/short\04`:       `/short\04`,
-		`/end\040`:        "/end ",
-		`\040\040`:        "  ",
-		`/mixed\040a\040`: "/mixed a ",
-	} {
-		if got := unescapeOctal(in); got != want {
-			t.Errorf("unescapeOctal(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
