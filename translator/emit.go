@@ -1,10 +1,11 @@
 package translator
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
-	"sigs.k8s.io/yaml"
+	yaml "go.yaml.in/yaml/v2"
 )
 
 // MarshalYAML writes an object as YAML without the fields the Go types
@@ -15,12 +16,16 @@ func MarshalYAML(obj any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal: %w", err)
 	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var tree map[string]any
-	if err := json.Unmarshal(b, &tree); err != nil {
+	if err := dec.Decode(&tree); err != nil {
 		return nil, fmt.Errorf("marshal: %w", err)
 	}
 	delete(tree, "status")
 	tidy(tree)
+	// Straight from the tree: sigs.k8s.io/yaml would marshal it to JSON and
+	// parse that again, which was most of a large pipeline's compile time.
 	return yaml.Marshal(tree)
 }
 
@@ -47,6 +52,10 @@ func tidy(v any) {
 					continue
 				}
 			}
+			if n, ok := e.(json.Number); ok {
+				x[k] = number(n)
+				continue
+			}
 			tidy(e)
 			if k == "metadata" {
 				if m, ok := x[k].(map[string]any); ok && len(m) == 0 {
@@ -55,8 +64,22 @@ func tidy(v any) {
 			}
 		}
 	case []any:
-		for _, e := range x {
+		for i, e := range x {
+			if n, ok := e.(json.Number); ok {
+				x[i] = number(n)
+				continue
+			}
 			tidy(e)
 		}
 	}
+}
+
+// number gives a JSON number the Go type YAML prints it as: an integer
+// without a fraction, else a float.
+func number(n json.Number) any {
+	if i, err := n.Int64(); err == nil {
+		return i
+	}
+	f, _ := n.Float64()
+	return f
 }
