@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -98,7 +99,11 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 	}
 	main.Env = append(main.Env, t.s3Env()...)
 	if c.Resources != nil {
-		main.Resources = t.resources(at+".resources", c.Resources)
+		var patch resourcePatch
+		main.Resources = t.resources(at+".resources", c.Resources, &patch)
+		if len(patch.limits)+len(patch.requests) > 0 {
+			t.addPatch(&tmpl, compName, comp, &patch)
+		}
 	}
 	tmpl.Container = main
 	t.templates = append(t.templates, tmpl)
@@ -132,14 +137,16 @@ func (t *translation) s3Env() []corev1.EnvVar {
 
 // resources maps the static resource fields; values that are placeholders
 // need a runtime podSpecPatch, which comes later.
-func (t *translation) resources(at string, r *ir.Resources) corev1.ResourceRequirements {
+func (t *translation) resources(at string, r *ir.Resources, patch *resourcePatch) corev1.ResourceRequirements {
 	var req corev1.ResourceRequirements
 	set := func(list *corev1.ResourceList, name corev1.ResourceName, field, value string) {
 		if value == "" {
 			return
 		}
-		if strings.Contains(value, "{{$.") {
-			t.fail(at+"."+field, "placeholder-valued resources are not supported yet")
+		if strings.Contains(value, "{{$.") || strings.Contains(string(name), "{{$.") {
+			if err := patch.add(list == &req.Requests, string(name), value); err != nil {
+				t.fail(at+"."+field, "%v", err)
+			}
 			return
 		}
 		q, err := resource.ParseQuantity(value)
@@ -185,4 +192,85 @@ func (t *translation) resources(at string, r *ir.Resources) corev1.ResourceRequi
 		}
 	}
 	return req
+}
+
+// resourcePatch collects resources whose name or value is a placeholder:
+// they are known only at run time, so they go into the template's
+// podSpecPatch, which Argo fills in from the template's inputs.
+type resourcePatch struct {
+	limits, requests map[string]string
+	inputs           map[string]bool // parameters the placeholders read
+}
+
+func (p *resourcePatch) add(request bool, name, value string) error {
+	n, err := p.argo(name)
+	if err != nil {
+		return err
+	}
+	v, err := p.argo(value)
+	if err != nil {
+		return err
+	}
+	m := &p.limits
+	if request {
+		m = &p.requests
+	}
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[n] = v
+	return nil
+}
+
+// argo rewrites {{$.inputs.parameters['x']}} as {{inputs.parameters.x}}.
+func (p *resourcePatch) argo(s string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "{{$.")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		j := strings.Index(s[i:], "}}")
+		if j < 0 {
+			return "", fmt.Errorf("unterminated placeholder in %q", s)
+		}
+		name, ok := quotedIndex(s[i+4:i+j], "inputs.parameters")
+		if !ok {
+			return "", fmt.Errorf("placeholder %s in a resource is not supported yet", s[i:i+j+2])
+		}
+		if p.inputs == nil {
+			p.inputs = map[string]bool{}
+		}
+		p.inputs[name] = true
+		b.WriteString(s[:i] + "{{inputs.parameters." + name + "}}")
+		s = s[i+j+2:]
+	}
+}
+
+// addPatch writes the podSpecPatch and declares the inputs it reads. An
+// input the component does not declare (the SDK points resources at the
+// task's pipelinechannel inputs) becomes an extra template input that
+// every task of the component binds (see taskArguments).
+func (t *translation) addPatch(tmpl *wfv1.Template, compName string, comp *ir.ComponentSpec, p *resourcePatch) {
+	res := map[string]any{}
+	if len(p.limits) > 0 {
+		res["limits"] = p.limits
+	}
+	if len(p.requests) > 0 {
+		res["requests"] = p.requests
+	}
+	b, err := json.Marshal(map[string]any{"containers": []any{map[string]any{"name": "main", "resources": res}}})
+	if err != nil {
+		t.fail("components."+compName, "podSpecPatch: %v", err)
+		return
+	}
+	tmpl.PodSpecPatch = string(b)
+	for _, name := range sortedKeys(p.inputs) {
+		if comp.InputDefinitions != nil && comp.InputDefinitions.Parameters[name] != nil {
+			continue
+		}
+		tmpl.Inputs.Parameters = append(tmpl.Inputs.Parameters, wfv1.Parameter{Name: name})
+		t.extraInputs[compName] = append(t.extraInputs[compName], name)
+	}
 }

@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -35,6 +36,8 @@ func Translate(p *ir.Pipeline, opts Options) (*wfv1.Workflow, error) {
 		names:       newNamer(),
 		byComponent: map[string]string{},
 		building:    map[string]bool{},
+		retries:     map[string]string{},
+		extraInputs: map[string][]string{},
 	}
 	entry := t.names.unique(spec.PipelineInfo.Name)
 	t.dagTemplate(entry, "root", spec.Root)
@@ -69,8 +72,11 @@ type translation struct {
 	opts        Options
 	names       *namer
 	templates   []wfv1.Template
-	byComponent map[string]string // component name -> template name
-	building    map[string]bool   // DAG components being translated, to stop recursion
+	byComponent map[string]string       // component name -> template name
+	building    map[string]bool         // DAG components being translated, to stop recursion
+	retries     map[string]string       // template + retry policy -> template copy
+	siblings    map[string]*ir.TaskSpec // tasks of the DAG whose task is being translated
+	extraInputs map[string][]string     // component -> template inputs its executor reads beyond its declared ones
 	errs        ir.Errors
 }
 
@@ -82,14 +88,12 @@ func (t *translation) fail(at string, format string, args ...any) {
 // --param values checked against the input's type.
 func (t *translation) arguments() wfv1.Arguments {
 	var defs map[string]*ir.ParameterSpec
+	var arts map[string]*ir.ArtifactSpec
 	if in := t.spec.Root.InputDefinitions; in != nil {
-		defs = in.Parameters
-		if len(in.Artifacts) > 0 {
-			t.fail("root.inputDefinitions.artifacts", "pipeline input artifacts are not supported yet")
-		}
+		defs, arts = in.Parameters, in.Artifacts
 	}
 	for _, name := range sortedKeys(t.opts.Params) {
-		if defs[name] == nil {
+		if defs[name] == nil && arts[name] == nil {
 			t.fail("--param "+name, "the pipeline has no input %q (inputs: %s)", name, strings.Join(sortedKeys(defs), ", "))
 		}
 	}
@@ -119,7 +123,39 @@ func (t *translation) arguments() wfv1.Arguments {
 		}
 		args.Parameters = append(args.Parameters, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr(value)})
 	}
+	for _, name := range sortedKeys(arts) {
+		if p, ok := t.rootArtifact(name, arts[name]); ok {
+			args.Parameters = append(args.Parameters, p)
+		}
+	}
 	return args
+}
+
+// rootArtifact is the run argument of a pipeline input artifact: the
+// descriptor of an existing object, given as --param NAME=URI. Like an
+// importer's, it has no digest; the consuming launcher checks none.
+func (t *translation) rootArtifact(name string, def *ir.ArtifactSpec) (wfv1.Parameter, bool) {
+	p := wfv1.Parameter{Name: step.ArtifactParam(name)}
+	uri, ok := t.opts.Params[name]
+	switch {
+	case ok && uri == "":
+		t.fail("--param "+name, "an input artifact needs a URI")
+		return p, false
+	case ok:
+		b, err := json.Marshal(map[string]any{"uri": uri, "schemaTitle": schemaTitle(def)})
+		if err != nil {
+			t.fail("--param "+name, "%v", err)
+			return p, false
+		}
+		p.Value = wfv1.AnyStringPtr(string(b))
+	case def.IsOptional:
+		p.Value = wfv1.AnyStringPtr(step.AbsentValue)
+	case t.opts.allowMissingInputs:
+	default:
+		t.fail("root.inputDefinitions.artifacts."+name, "required pipeline input artifact has no value: pass --param %s=URI", name)
+		return p, false
+	}
+	return p, true
 }
 
 func encode(def *ir.ParameterSpec, v any) (string, error) {

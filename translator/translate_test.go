@@ -41,37 +41,65 @@ func argoValidate(t *testing.T, wf *wfv1.Workflow) {
 	}
 }
 
-func TestSeedExampleGolden(t *testing.T) {
-	p := load(t, "../examples/seed-mnist/pipeline.yaml")
-	wf, err := Translate(p, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	argoValidate(t, wf)
-	got, err := MarshalYAML(wf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden := filepath.Join("testdata", "golden", "seed-mnist.yaml")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./translator -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Fatalf("output differs from %s; inspect and rerun with -update if intended\n--- got ---\n%s", golden, got)
-	}
-	again, _ := Translate(p, Options{})
-	b, _ := MarshalYAML(again)
-	if string(b) != string(got) {
-		t.Fatal("translation is not deterministic")
+// goldens are the specs whose whole translation is checked in: the seed
+// example, and one corpus spec per construct.
+var goldens = []struct{ name, path string }{
+	{"seed-mnist", "../examples/seed-mnist/pipeline.yaml"},
+	{"condition", corpusDir + "/valid/essential/pipeline_with_condition.yaml"},
+	{"if-elif-else-oneof", corpusDir + "/valid/if_elif_else_with_oneof_parameters.yaml"},
+	{"oneof-artifacts", corpusDir + "/valid/if_else_with_oneof_artifacts.yaml"},
+	{"nested-loops", corpusDir + "/valid/pipeline_with_nested_loops.yaml"},
+	{"loop-parallelism", corpusDir + "/valid/pipeline_with_parallelfor_parallelism.yaml"},
+	{"collected", corpusDir + "/valid/critical/collected_parameters.yaml"},
+	{"collected-ints", corpusDir + "/valid/critical/parameters_simple.yaml"},
+	{"exit-handler-status", corpusDir + "/valid/critical/pipeline_with_input_status_state.yaml"},
+	{"ignore-upstream-failure", corpusDir + "/valid/pipeline_with_task_using_ignore_upstream_failure.yaml"},
+	{"retry", corpusDir + "/valid/critical/pipeline_with_retry.yaml"},
+	{"importer", corpusDir + "/valid/pipeline_with_importer.yaml"},
+	{"constant-placeholders", corpusDir + "/valid/critical/flip_coin.yaml"},
+	{"input-artifact", corpusDir + "/valid/input_artifact.yaml"},
+	{"runtime-resources", corpusDir + "/valid/pipeline_with_string_machine_fields_task_output.yaml"},
+}
+
+func TestGolden(t *testing.T) {
+	for _, g := range goldens {
+		t.Run(g.name, func(t *testing.T) {
+			if _, err := os.Stat(g.path); err != nil {
+				t.Skipf("spec %s not found: %v", g.path, err)
+			}
+			p := load(t, g.path)
+			opts := Options{Params: requiredParams(p)}
+			wf, err := Translate(p, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			argoValidate(t, wf)
+			got, err := MarshalYAML(wf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "golden", g.name+".yaml")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./translator -update to create it)", err)
+			}
+			if string(got) != string(want) {
+				t.Fatalf("output differs from %s; inspect and rerun with -update if intended\n--- got ---\n%s", golden, got)
+			}
+			again, _ := Translate(p, opts)
+			b, _ := MarshalYAML(again)
+			if string(b) != string(got) {
+				t.Fatal("translation is not deterministic")
+			}
+		})
 	}
 }
 
@@ -175,6 +203,11 @@ func requiredParams(p *ir.Pipeline) map[string]string {
 	out := map[string]string{}
 	if p.Spec.Root.InputDefinitions == nil {
 		return out
+	}
+	for name, def := range p.Spec.Root.InputDefinitions.Artifacts {
+		if !def.IsOptional {
+			out[name] = "minio://mlpipeline/inputs/" + name
+		}
 	}
 	for name, def := range p.Spec.Root.InputDefinitions.Parameters {
 		if def.HasDefault() || def.IsOptional {
