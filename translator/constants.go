@@ -13,6 +13,13 @@ import (
 // the launcher needs nothing new. A placeholder that only the step's pod
 // knows (its task UUID, the workspace path) is not supported yet.
 func (t *translation) constantWithPlaceholders(s, irTask string, task *ir.TaskSpec, argoName map[string]string) (string, error) {
+	return replacePlaceholders(s, func(expr string) (string, error) {
+		return t.constantPlaceholder(expr, irTask, task, argoName)
+	})
+}
+
+// replacePlaceholders substitutes every {{$.EXPR}} in s with fn(EXPR).
+func replacePlaceholders(s string, fn func(expr string) (string, error)) (string, error) {
 	var b strings.Builder
 	for {
 		i := strings.Index(s, "{{$.")
@@ -25,7 +32,7 @@ func (t *translation) constantWithPlaceholders(s, irTask string, task *ir.TaskSp
 			return "", fmt.Errorf("unterminated placeholder in %q", s)
 		}
 		b.WriteString(s[:i])
-		v, err := t.constantPlaceholder(s[i+4:i+j], irTask, task, argoName)
+		v, err := fn(s[i+4 : i+j])
 		if err != nil {
 			return "", err
 		}

@@ -224,28 +224,17 @@ func (p *resourcePatch) add(request bool, name, value string) error {
 
 // argo rewrites {{$.inputs.parameters['x']}} as {{inputs.parameters.x}}.
 func (p *resourcePatch) argo(s string) (string, error) {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "{{$.")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String(), nil
-		}
-		j := strings.Index(s[i:], "}}")
-		if j < 0 {
-			return "", fmt.Errorf("unterminated placeholder in %q", s)
-		}
-		name, ok := quotedIndex(s[i+4:i+j], "inputs.parameters")
+	return replacePlaceholders(s, func(expr string) (string, error) {
+		name, ok := quotedIndex(expr, "inputs.parameters")
 		if !ok {
-			return "", fmt.Errorf("placeholder %s in a resource is not supported yet", s[i:i+j+2])
+			return "", fmt.Errorf("placeholder {{$.%s}} in a resource is not supported yet", expr)
 		}
 		if p.inputs == nil {
 			p.inputs = map[string]bool{}
 		}
 		p.inputs[name] = true
-		b.WriteString(s[:i] + "{{inputs.parameters." + name + "}}")
-		s = s[i+j+2:]
-	}
+		return "{{inputs.parameters." + name + "}}", nil
+	})
 }
 
 // addPatch writes the podSpecPatch and declares the inputs it reads. An
