@@ -104,36 +104,53 @@ func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string,
 }
 
 // Download fetches the artifact d describes to local (a file, or a directory
-// for a directory artifact) and checks its digest when the descriptor has one.
-func (s *Store) Download(ctx context.Context, d *Descriptor, local string) error {
+// for a directory artifact) and returns the descriptor of what arrived, with
+// its size and SHA-256. Content made by a pipeline step carries a digest and
+// is refused when it differs; imported content has none, and whether its URI
+// names one object or a prefix is found out here.
+func (s *Store) Download(ctx context.Context, d *Descriptor, local string) (*Descriptor, error) {
 	loc, err := ParseURI(d.URI)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !d.Dir {
-		_, err := s.getFile(ctx, loc.Bucket, loc.Key, local, d.SHA256)
-		return err
+	dir := d.Dir
+	if !dir && d.SHA256 == "" {
+		if dir, err = s.isPrefix(ctx, loc); err != nil {
+			return nil, fmt.Errorf("download %s: %w", d.URI, err)
+		}
+	}
+	got := *d
+	got.Dir = dir
+	if !dir {
+		sum, n, err := s.getFile(ctx, loc.Bucket, loc.Key, local, d.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		got.SHA256, got.Size = sum, n
+		return &got, nil
 	}
 	if err := os.MkdirAll(local, 0o755); err != nil {
-		return fmt.Errorf("download %s: %w", d.URI, err)
+		return nil, fmt.Errorf("download %s: %w", d.URI, err)
 	}
 	prefix := loc.Key + "/"
 	var files, digests []string
+	var total int64
 	for obj := range s.client.ListObjects(ctx, loc.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
-			return fmt.Errorf("download %s: list: %w", d.URI, obj.Err)
+			return nil, fmt.Errorf("download %s: list: %w", d.URI, obj.Err)
 		}
 		rel := strings.TrimPrefix(obj.Key, prefix)
 		dst := filepath.Join(local, filepath.FromSlash(rel))
 		if !strings.HasPrefix(dst, filepath.Clean(local)+string(filepath.Separator)) {
-			return fmt.Errorf("download %s: object %q escapes the target directory", d.URI, obj.Key)
+			return nil, fmt.Errorf("download %s: object %q escapes the target directory", d.URI, obj.Key)
 		}
-		sum, err := s.getFile(ctx, loc.Bucket, obj.Key, dst, "")
+		sum, n, err := s.getFile(ctx, loc.Bucket, obj.Key, dst, "")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		files = append(files, rel)
 		digests = append(digests, sum)
+		total += n
 	}
 	order := make([]int, len(files))
 	for i := range order {
@@ -144,46 +161,70 @@ func (s *Store) Download(ctx context.Context, d *Descriptor, local string) error
 	for i, o := range order {
 		sf[i], sd[i] = files[o], digests[o]
 	}
-	if sum := dirDigest(sf, sd); d.SHA256 != "" && sum != d.SHA256 {
-		return fmt.Errorf("download %s: content digest %s does not match descriptor %s", d.URI, sum, d.SHA256)
+	sum := dirDigest(sf, sd)
+	if d.SHA256 != "" && sum != d.SHA256 {
+		return nil, fmt.Errorf("download %s: content digest %s does not match descriptor %s", d.URI, sum, d.SHA256)
 	}
-	return nil
+	got.SHA256, got.Size = sum, total
+	return &got, nil
+}
+
+// isPrefix reports whether loc names a directory artifact: no object under
+// the key itself but at least one under key + "/".
+func (s *Store) isPrefix(ctx context.Context, loc Location) (bool, error) {
+	_, err := s.client.StatObject(ctx, loc.Bucket, loc.Key, minio.StatObjectOptions{})
+	if err == nil {
+		return false, nil
+	}
+	if minio.ToErrorResponse(err).Code != "NoSuchKey" {
+		return false, err
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for obj := range s.client.ListObjects(lctx, loc.Bucket, minio.ListObjectsOptions{Prefix: loc.Key + "/", Recursive: true, MaxKeys: 1}) {
+		if obj.Err != nil {
+			return false, obj.Err
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("no object and no prefix %s exists", loc)
 }
 
 // getFile downloads one object to local; with want set, content whose digest
 // differs is refused before it reaches the final name.
-func (s *Store) getFile(ctx context.Context, bucket, key, local, want string) (string, error) {
+func (s *Store) getFile(ctx context.Context, bucket, key, local, want string) (string, int64, error) {
 	obj, err := s.client.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
 	}
 	defer obj.Close()
 	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
-		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
 	}
 	// Write beside the target and rename, so a failed download never leaves
 	// a partial file under the final name.
 	tmp, err := os.CreateTemp(filepath.Dir(local), ".download-*")
 	if err != nil {
-		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), obj); err != nil {
+	n, err := io.Copy(io.MultiWriter(tmp, h), obj)
+	if err != nil {
 		tmp.Close()
-		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if want != "" && sum != want {
-		return "", fmt.Errorf("download s3://%s/%s: content digest %s does not match descriptor %s", bucket, key, sum, want)
+		return "", 0, fmt.Errorf("download s3://%s/%s: content digest %s does not match descriptor %s", bucket, key, sum, want)
 	}
 	if err := os.Rename(tmp.Name(), local); err != nil {
-		return "", fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
 	}
-	return sum, nil
+	return sum, n, nil
 }
 
 // listFiles returns the regular files under dir, relative and sorted.

@@ -45,8 +45,12 @@ func TestRoundTripFiles(t *testing.T) {
 				t.Fatalf("descriptor %+v", d)
 			}
 			dst := filepath.Join(dir, "out", name)
-			if err := s.Download(ctx, d, dst); err != nil {
+			got1, err := s.Download(ctx, d, dst)
+			if err != nil {
 				t.Fatal(err)
+			}
+			if got1.SHA256 != d.SHA256 || got1.Size != d.Size {
+				t.Fatalf("download reported %+v, upload %+v", got1, d)
 			}
 			got, err := os.ReadFile(dst)
 			if err != nil || !bytes.Equal(got, content) {
@@ -77,7 +81,7 @@ func TestRoundTripDirectory(t *testing.T) {
 		t.Fatalf("descriptor %+v", d)
 	}
 	dst := filepath.Join(t.TempDir(), "model")
-	if err := s.Download(ctx, d, dst); err != nil {
+	if _, err := s.Download(ctx, d, dst); err != nil {
 		t.Fatal(err)
 	}
 	for rel, c := range files {
@@ -109,7 +113,7 @@ func TestDownloadDetectsChangedContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "f")
-	err = s.Download(ctx, d, dst)
+	_, err = s.Download(ctx, d, dst)
 	if err == nil || !strings.Contains(err.Error(), "does not match descriptor") {
 		t.Fatalf("got %v", err)
 	}
@@ -121,7 +125,7 @@ func TestDownloadDetectsChangedContent(t *testing.T) {
 func TestMissingObjectAndSymlink(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
-	err := s.Download(ctx, &artifact.Descriptor{URI: "minio://bucket/nothing"}, filepath.Join(t.TempDir(), "x"))
+	_, err := s.Download(ctx, &artifact.Descriptor{URI: "minio://bucket/nothing"}, filepath.Join(t.TempDir(), "x"))
 	if err == nil || !strings.Contains(err.Error(), "minio://bucket/nothing") && !strings.Contains(err.Error(), "s3://bucket/nothing") {
 		t.Fatalf("missing object: %v", err)
 	}
@@ -130,5 +134,56 @@ func TestMissingObjectAndSymlink(t *testing.T) {
 	loc, _ := artifact.ParseURI("minio://bucket/d")
 	if _, err := s.Upload(ctx, dir, loc); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("symlink in an output directory: %v", err)
+	}
+}
+
+// Imported artifacts arrive as a bare URI: the store finds out whether it is
+// one object or a prefix and reports the digest of what it fetched, the same
+// digest an upload of those bytes gives.
+func TestDownloadWithoutDigest(t *testing.T) {
+	s, m := newStore(t)
+	ctx := context.Background()
+	put := func(key, content string) {
+		if _, err := m.Client.PutObject(ctx, "bucket", key, strings.NewReader(content), int64(len(content)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("imported/file.csv", "a,b\n1,2\n")
+	put("imported/tree/x", "x")
+	put("imported/tree/y/z", "zz")
+	for _, tc := range []struct {
+		uri     string
+		dir     bool
+		size    int64
+		content map[string]string
+	}{
+		{"s3://bucket/imported/file.csv", false, 8, map[string]string{"": "a,b\n1,2\n"}},
+		{"minio://bucket/imported/tree", true, 3, map[string]string{"x": "x", "y/z": "zz"}},
+	} {
+		t.Run(tc.uri, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "in")
+			got, err := s.Download(ctx, &artifact.Descriptor{URI: tc.uri}, dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Dir != tc.dir || got.Size != tc.size || len(got.SHA256) != 64 {
+				t.Fatalf("descriptor %+v", got)
+			}
+			for rel, want := range tc.content {
+				b, err := os.ReadFile(filepath.Join(dst, rel))
+				if err != nil || string(b) != want {
+					t.Errorf("%s: %q %v", rel, b, err)
+				}
+			}
+			loc, _ := artifact.ParseURI("minio://bucket/again")
+			up, err := s.Upload(ctx, dst, loc)
+			if err != nil || up.SHA256 != got.SHA256 {
+				t.Fatalf("digest on download %s, on upload of the same bytes %s (%v)", got.SHA256, up.SHA256, err)
+			}
+		})
+	}
+	_, err := s.Download(ctx, &artifact.Descriptor{URI: "minio://bucket/imported/fil"}, filepath.Join(t.TempDir(), "x"))
+	if err == nil || !strings.Contains(err.Error(), "no object and no prefix") {
+		t.Fatalf("missing import: %v", err)
 	}
 }

@@ -70,10 +70,9 @@ func buildExecutorInput(s *Spec, l Layout, outURIs map[string]string) *ExecutorI
 		}
 	}
 	for name, a := range s.Artifacts {
-		if a.Desc == nil {
-			continue
+		if a.Present {
+			ei.Inputs.Artifacts[name] = runtimeArtifacts(name, a)
 		}
-		ei.Inputs.Artifacts[name] = ArtifactList{Artifacts: []RuntimeArtifact{runtimeArtifact(name, a.SchemaTitle, a.Desc.URI, a.Desc.Metadata)}}
 	}
 	for name := range s.OutputParams {
 		ei.Outputs.Parameters[name] = OutputParameter{OutputFile: l.UserParamFile(name)}
@@ -82,6 +81,14 @@ func buildExecutorInput(s *Spec, l Layout, outURIs map[string]string) *ExecutorI
 		ei.Outputs.Artifacts[name] = ArtifactList{Artifacts: []RuntimeArtifact{runtimeArtifact(name, schema, outURIs[name], nil)}}
 	}
 	return ei
+}
+
+func runtimeArtifacts(name string, a InputArtifact) ArtifactList {
+	l := ArtifactList{Artifacts: []RuntimeArtifact{}}
+	for _, d := range a.Items {
+		l.Artifacts = append(l.Artifacts, runtimeArtifact(name, a.SchemaTitle, d.URI, d.Metadata))
+	}
+	return l
 }
 
 func runtimeArtifact(name, schema, uri string, md map[string]any) RuntimeArtifact {

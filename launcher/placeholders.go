@@ -117,7 +117,7 @@ func (r *resolver) present(name string) bool {
 		return p.Present
 	}
 	if a, ok := r.spec.Artifacts[name]; ok {
-		return a.Desc != nil
+		return a.Present
 	}
 	return false
 }
@@ -160,14 +160,18 @@ func (r *resolver) placeholder(expr string) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("the step has no input artifact %q", segs[2])
 		}
-		if a.Desc == nil {
+		if !a.Present {
 			return "", fmt.Errorf("optional input artifact %q has no value", segs[2])
 		}
 		if len(segs) == 3 { // the list form
-			b, err := json.Marshal([]RuntimeArtifact{runtimeArtifact(segs[2], a.SchemaTitle, a.Desc.URI, a.Desc.Metadata)})
+			b, err := json.Marshal(runtimeArtifacts(segs[2], a).Artifacts)
 			return string(b), err
 		}
-		return r.artifactField(a.Desc.URI, metadataOf(a.Desc), segs[3:])
+		d, err := a.single()
+		if err != nil {
+			return "", fmt.Errorf("input artifact %q %w", segs[2], err)
+		}
+		return r.artifactField(d.URI, metadataOf(d), segs[3:])
 	case match(segs, "outputs", "parameters", "*", "output_file"):
 		if _, ok := r.spec.OutputParams[segs[2]]; !ok {
 			return "", fmt.Errorf("the step has no output parameter %q", segs[2])

@@ -20,7 +20,8 @@ func testResolver() *resolver {
 			"none": {Type: ir.TypeString},
 		},
 		Artifacts: map[string]InputArtifact{
-			"data": {SchemaTitle: "system.Dataset", Desc: &artifact.Descriptor{URI: "minio://b/k/data", Metadata: map[string]any{"rows": 3.0}}},
+			"data": {SchemaTitle: "system.Dataset", Present: true, Items: []*artifact.Descriptor{{URI: "minio://b/k/data", Metadata: map[string]any{"rows": 3.0}}}},
+			"many": {SchemaTitle: "system.Model", List: true, Present: true, Items: []*artifact.Descriptor{{URI: "minio://b/k/m1"}, {URI: "minio://b/k/m2"}}},
 			"opt":  {SchemaTitle: "system.Dataset"},
 		},
 		OutputParams:    map[string]ir.ParameterType{"acc": ir.TypeDouble},
@@ -49,6 +50,7 @@ func TestResolveArgs(t *testing.T) {
 		{[]string{`{"Concat": ["a-", "{{$.inputs.parameters['n']}}", "-b"]}`}, []string{"a-3-b"}},
 		{[]string{`{"not": "structural {{$.inputs.parameters['n']}}"}`}, []string{`{"not": "structural 3"}`}},
 		{[]string{"echo {{ plain }}"}, []string{"echo {{ plain }}"}},
+		{[]string{"{{$.inputs.artifacts['many']}}"}, []string{`[{"name":"many","type":{"schemaTitle":"system.Model"},"uri":"minio://b/k/m1","metadata":{}},{"name":"many","type":{"schemaTitle":"system.Model"},"uri":"minio://b/k/m2","metadata":{}}]`}},
 	} {
 		got, err := r.args(tc.in)
 		if err != nil {
@@ -69,6 +71,7 @@ func TestResolveErrors(t *testing.T) {
 		"{{$.inputs.artifacts['data'].size}}": `unsupported artifact field "size"`,
 		"{{$.pipeline_google_cloud_project}}": "unsupported placeholder",
 		"{{$.inputs.parameters[x]}}":          "expected ['name']",
+		"{{$.inputs.artifacts['many'].uri}}":  `input artifact "many" is a list of 2 artifacts`,
 	} {
 		_, err := r.args([]string{in})
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -69,7 +69,8 @@ func (r *Runner) Run(ctx context.Context) int {
 	return 0
 }
 
-// outputURIs places each output artifact at ROOT/NAMESPACE/RUN/TASK/NAME.
+// outputURIs places each output artifact at ROOT/NAMESPACE/RUN/TASK/NAME,
+// or ROOT/NAMESPACE/RUN/TASK/POD/NAME for a task that runs more than once.
 func (r *Runner) outputURIs() (map[string]string, error) {
 	out := map[string]string{}
 	if len(r.Spec.OutputArtifacts) == 0 {
@@ -80,39 +81,47 @@ func (r *Runner) outputURIs() (map[string]string, error) {
 		return nil, fmt.Errorf("pipeline root: %w", err)
 	}
 	for _, name := range sortedKeys(r.Spec.OutputArtifacts) {
-		for _, part := range []string{r.Spec.Namespace, r.Spec.RunName, r.Spec.Task, name} {
+		parts := []string{r.Spec.Namespace, r.Spec.RunName, r.Spec.Task, name}
+		if r.Spec.PerPodOutputs {
+			parts = []string{r.Spec.Namespace, r.Spec.RunName, r.Spec.Task, r.Spec.PodName, name}
+		}
+		for _, part := range parts {
 			if part == "" || part == "." || part == ".." || strings.ContainsAny(part, "/\\") {
 				return nil, fmt.Errorf("output artifact %s: %q cannot be part of an object key", name, part)
 			}
 		}
-		out[name] = root.Join(r.Spec.Namespace, r.Spec.RunName, r.Spec.Task, name).String()
+		out[name] = root.Join(parts...).String()
 	}
 	return out, nil
 }
 
+// downloadInputs fetches every input artifact (each item of a list) and
+// replaces its descriptor by what arrived, so digests are known also for
+// imported artifacts.
 func (r *Runner) downloadInputs(ctx context.Context) error {
 	var jobs []func() error
 	for _, name := range sortedKeys(r.Spec.Artifacts) {
 		a := r.Spec.Artifacts[name]
-		if a.Desc == nil {
-			continue
-		}
-		if r.Store == nil {
-			return errors.New("input artifacts need an object store: " + step.EnvS3Endpoint + " is not set")
-		}
-		loc, err := artifact.ParseURI(a.Desc.URI)
-		if err != nil {
-			return fmt.Errorf("input %s: %w", name, err)
-		}
-		local := r.Layout.ArtifactPath(loc)
-		jobs = append(jobs, func() error {
-			start := time.Now()
-			if err := r.Store.Download(ctx, a.Desc, local); err != nil {
+		for i, d := range a.Items {
+			if r.Store == nil {
+				return errors.New("input artifacts need an object store: " + step.EnvS3Endpoint + " is not set")
+			}
+			loc, err := artifact.ParseURI(d.URI)
+			if err != nil {
 				return fmt.Errorf("input %s: %w", name, err)
 			}
-			r.logTransfer("downloaded", name, a.Desc.URI, a.Desc.Size, time.Since(start))
-			return nil
-		})
+			local := r.Layout.ArtifactPath(loc)
+			jobs = append(jobs, func() error {
+				start := time.Now()
+				got, err := r.Store.Download(ctx, d, local)
+				if err != nil {
+					return fmt.Errorf("input %s: %w", name, err)
+				}
+				a.Items[i] = got
+				r.logTransfer("downloaded", name, got.URI, got.Size, time.Since(start), zap.String("sha256", got.SHA256))
+				return nil
+			})
+		}
 	}
 	return parallel(jobs)
 }
@@ -237,7 +246,7 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 			if err != nil {
 				return fmt.Errorf("output artifact %s: %w", name, err)
 			}
-			r.logTransfer("uploaded", name, uri, d.Size, time.Since(start))
+			r.logTransfer("uploaded", name, uri, d.Size, time.Since(start), zap.String("sha256", d.SHA256))
 			d.SchemaTitle = schema
 			d.Metadata = outputMetadata(eo, name)
 			if schema == SchemaMetrics {
@@ -316,13 +325,14 @@ func outputMetadata(eo *ExecutorOutput, name string) map[string]any {
 	return nil
 }
 
-func (r *Runner) logTransfer(what, name, uri string, size int64, d time.Duration) {
+func (r *Runner) logTransfer(what, name, uri string, size int64, d time.Duration, extra ...zap.Field) {
 	mbps := 0.0
 	if d > 0 {
 		mbps = float64(size) / (1 << 20) / d.Seconds()
 	}
-	r.Log.Info(what, zap.String("artifact", name), zap.String("uri", uri), zap.Int64("bytes", size),
-		zap.Duration("duration", d), zap.Float64("MiBps", mbps))
+	fields := append([]zap.Field{zap.String("artifact", name), zap.String("uri", uri), zap.Int64("bytes", size),
+		zap.Duration("duration", d), zap.Float64("MiBps", mbps)}, extra...)
+	r.Log.Info(what, fields...)
 }
 
 // writeAtomic writes through a temporary file and a rename.

@@ -145,3 +145,43 @@ func TestExecutorOutputFile(t *testing.T) {
 		t.Errorf("uri %s", d.URI)
 	}
 }
+
+// TestLoopFanIn runs a loop body twice with per-pod outputs, then a step
+// that takes both results as one list input, as a dsl.Collected fan-in does.
+func TestLoopFanIn(t *testing.T) {
+	e := newStepEnv(t)
+	var descs []string
+	for i, pod := range []string{"run-1-body-111", "run-1-body-222"} {
+		e.layout.StepDir = filepath.Join(t.TempDir(), "kfpargo")
+		args := append(append([]string{}, common...), "--task", "body", "--per-pod-outputs", "--pod-name", pod,
+			"--output-artifact", "part:system.Dataset",
+			"--", "sh", "-c", `echo "part $0" > "$1"`, string(rune('a'+i)), "{{$.outputs.artifacts['part'].path}}")
+		if code := e.run(t, args...); code != 0 {
+			t.Fatalf("iteration %d: exit %d", i, code)
+		}
+		b, err := os.ReadFile(e.layout.ArgoArtifactFile("part"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := artifact.ParseDescriptor(string(b))
+		if want := "minio://mlpipeline/v2/artifacts/ns/run-1/body/" + pod + "/part"; d == nil || d.URI != want {
+			t.Fatalf("iteration %d: descriptor %s, want uri %s", i, b, want)
+		}
+		descs = append(descs, string(b))
+	}
+	e.layout = launcher.Layout{LocalRoot: filepath.Join(t.TempDir(), "fs"), StepDir: filepath.Join(t.TempDir(), "kfpargo")}
+	list := "[" + strings.Join(descs, ",") + "]"
+	// The list placeholder names each item's URI; the files sit at their
+	// KFP local paths under the layout's root.
+	args := append(append([]string{}, common...), "--task", "join",
+		"--artifact", "parts:system.Dataset[]="+list, "--output-param", "joined:STRING",
+		"--", "sh", "-c", `for p in $(echo "$0" | python3 -c 'import json,sys; print(" ".join(a["uri"].split("://",1)[1] for a in json.load(sys.stdin)))'); do cat "$2/minio/$p"; done > "$1"`,
+		"{{$.inputs.artifacts['parts']}}", "{{$.outputs.parameters['joined'].output_file}}", e.layout.LocalRoot)
+	if code := e.run(t, args...); code != 0 {
+		t.Fatalf("fan-in exit %d", code)
+	}
+	got, _ := os.ReadFile(e.layout.ArgoParamFile("joined"))
+	if string(got) != "part a\npart b\n" {
+		t.Fatalf("fan-in read %q", got)
+	}
+}

@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +23,7 @@ type Spec struct {
 	Task            string
 	PodName         string
 	PipelineRoot    string
+	PerPodOutputs   bool
 	Params          map[string]Param
 	Artifacts       map[string]InputArtifact
 	OutputParams    map[string]ir.ParameterType
@@ -36,10 +38,21 @@ type Param struct {
 	Present bool
 }
 
-// InputArtifact is an input artifact; Desc is nil for an unbound optional one.
+// InputArtifact is an input artifact: one descriptor, or any number for a
+// list input. Present is false for an unbound optional one.
 type InputArtifact struct {
 	SchemaTitle string
-	Desc        *artifact.Descriptor
+	List        bool
+	Present     bool
+	Items       []*artifact.Descriptor
+}
+
+// single is the one artifact of a non-list input.
+func (a InputArtifact) single() (*artifact.Descriptor, error) {
+	if a.List || len(a.Items) != 1 {
+		return nil, fmt.Errorf("is a list of %d artifacts; use the list placeholder", len(a.Items))
+	}
+	return a.Items[0], nil
 }
 
 // ParseRunArgs reads `launcher run` flags up to "--" and the command after it.
@@ -64,6 +77,7 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 	str(&s.Task, step.FlagTask, "IR task name")
 	str(&s.PodName, step.FlagPodName, "this pod's name")
 	str(&s.PipelineRoot, step.FlagPipelineRoot, "pipeline root URI; outputs go to ROOT/NAMESPACE/RUN/TASK/OUTPUT")
+	fs.BoolVar(&s.PerPodOutputs, strings.TrimPrefix(step.FlagPerPodOutputs, "--"), false, "put outputs at ROOT/NAMESPACE/RUN/TASK/POD/OUTPUT (tasks that run more than once per run)")
 	fs.Func(strings.TrimPrefix(step.FlagParam, "--"), "input parameter NAME:TYPE=VALUE (repeatable)", func(v string) error {
 		name, typ, value, err := splitTyped(v, true)
 		if err != nil {
@@ -89,11 +103,21 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 		if err != nil {
 			return err
 		}
-		in := InputArtifact{SchemaTitle: schema}
-		if value != step.AbsentValue {
-			if in.Desc, err = artifact.ParseDescriptor(value); err != nil {
-				return fmt.Errorf("artifact %s: %v", name, err)
-			}
+		in := InputArtifact{SchemaTitle: strings.TrimSuffix(schema, step.ListSuffix), List: strings.HasSuffix(schema, step.ListSuffix)}
+		if value == step.AbsentValue {
+			s.Artifacts[name] = in
+			return nil
+		}
+		in.Present = true
+		if in.List {
+			in.Items, err = parseDescriptorList(value)
+		} else {
+			var d *artifact.Descriptor
+			d, err = artifact.ParseDescriptor(value)
+			in.Items = []*artifact.Descriptor{d}
+		}
+		if err != nil {
+			return fmt.Errorf("artifact %s: %v", name, err)
 		}
 		s.Artifacts[name] = in
 		return nil
@@ -127,12 +151,61 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 	if len(s.OutputArtifacts) > 0 && s.PipelineRoot == "" {
 		return nil, errors.New("--pipeline-root is required when the step has output artifacts")
 	}
-	for _, req := range []struct{ v, name string }{{s.RunName, step.FlagRunName}, {s.Namespace, step.FlagNamespace}, {s.Task, step.FlagTask}} {
+	required := []struct{ v, name string }{{s.RunName, step.FlagRunName}, {s.Namespace, step.FlagNamespace}, {s.Task, step.FlagTask}}
+	if s.PerPodOutputs {
+		required = append(required, struct{ v, name string }{s.PodName, step.FlagPodName})
+	}
+	for _, req := range required {
 		if req.v == "" && len(s.OutputArtifacts) > 0 {
 			return nil, fmt.Errorf("%s is required when the step has output artifacts", req.name)
 		}
 	}
 	return s, nil
+}
+
+// parseDescriptorList reads a list input. Argo aggregates a loop's outputs
+// into a JSON array; an array whose items are arrays (nested loops) may hold
+// them as JSON text, so strings are parsed again and arrays flattened.
+func parseDescriptorList(value string) ([]*artifact.Descriptor, error) {
+	var v any
+	if err := json.Unmarshal([]byte(value), &v); err != nil {
+		return nil, fmt.Errorf("artifact list is not JSON: %v", err)
+	}
+	out := []*artifact.Descriptor{}
+	var walk func(v any, depth int) error
+	walk = func(v any, depth int) error {
+		if depth > 16 {
+			return errors.New("artifact list nested too deeply")
+		}
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				if err := walk(e, depth+1); err != nil {
+					return err
+				}
+			}
+			return nil
+		case string:
+			var inner any
+			if err := json.Unmarshal([]byte(x), &inner); err != nil {
+				return fmt.Errorf("artifact list item %q is not a descriptor", x)
+			}
+			return walk(inner, depth+1)
+		case map[string]any:
+			b, _ := json.Marshal(x)
+			d, err := artifact.ParseDescriptor(string(b))
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		}
+		return fmt.Errorf("artifact list item %v is not a descriptor", v)
+	}
+	if err := walk(v, 0); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // splitTyped splits NAME:TYPE[=VALUE].

@@ -61,7 +61,7 @@ func TestTranslatorContract(t *testing.T) {
 	if p := s.Params["hidden_units"]; !p.Present || p.Value != 256.0 || p.Type != ir.TypeInteger {
 		t.Errorf("hidden_units = %+v", p)
 	}
-	if a := s.Artifacts["dataset"]; a.Desc == nil || a.Desc.SHA256 != "ab" || a.SchemaTitle != "system.Dataset" {
+	if a := s.Artifacts["dataset"]; !a.Present || len(a.Items) != 1 || a.Items[0].SHA256 != "ab" || a.SchemaTitle != "system.Dataset" {
 		t.Errorf("dataset = %+v", a)
 	}
 	if s.OutputParams["accuracy"] != ir.TypeDouble || s.OutputArtifacts["output_model"] != "system.Model" || s.OutputArtifacts["metrics"] != "system.Metrics" {
@@ -83,6 +83,10 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{[]string{"--param", "x:NUMBER_INTEGER=a", "--", "true"}, `"a" is not an integer`},
 		{[]string{"--artifact", "d:system.Dataset={bad", "--", "true"}, "invalid artifact descriptor"},
 		{[]string{"--output-artifact", "m:system.Model", "--", "true"}, "--pipeline-root is required"},
+		{[]string{"--artifact", "d:system.Dataset[]={}", "--", "true"}, "no uri"},
+		{[]string{"--artifact", "d:system.Dataset[]=[1]", "--", "true"}, "is not a descriptor"},
+		{[]string{"--artifact", `d:system.Dataset[]=["x"]`, "--", "true"}, `"x" is not a descriptor`},
+		{[]string{"--per-pod-outputs", "--pipeline-root", "minio://b", "--run-name", "r", "--namespace", "n", "--task", "t", "--output-artifact", "m:system.Model", "--", "true"}, "--pod-name is required"},
 	} {
 		_, err := ParseRunArgs(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -92,5 +96,34 @@ func TestParseRunArgsErrors(t *testing.T) {
 	s, err := ParseRunArgs([]string{"--param", "x:STRING=" + step.AbsentValue, "--", "true"}, io.Discard)
 	if err != nil || s.Params["x"].Present {
 		t.Errorf("absent value: %+v %v", s, err)
+	}
+}
+
+// A fan-in arrives as Argo aggregates it: a flat array of descriptors for one
+// loop, and for nested loops an array whose items are the inner arrays'
+// JSON text.
+func TestParseArtifactLists(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  []string
+	}{
+		{`[]`, nil},
+		{`[{"uri":"minio://b/a"},{"uri":"minio://b/b"}]`, []string{"minio://b/a", "minio://b/b"}},
+		{`["[{\"uri\":\"minio://b/a\"}]","[{\"uri\":\"minio://b/b\"},{\"uri\":\"minio://b/c\"}]"]`, []string{"minio://b/a", "minio://b/b", "minio://b/c"}},
+		{`[[{"uri":"minio://b/a"}],[]]`, []string{"minio://b/a"}},
+	} {
+		s, err := ParseRunArgs([]string{"--artifact", "models:system.Model[]=" + tc.value, "--", "true"}, io.Discard)
+		if err != nil {
+			t.Errorf("%s: %v", tc.value, err)
+			continue
+		}
+		a := s.Artifacts["models"]
+		var got []string
+		for _, d := range a.Items {
+			got = append(got, d.URI)
+		}
+		if !a.List || !a.Present || a.SchemaTitle != "system.Model" || strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: got %+v (%v)", tc.value, a, got)
+		}
 	}
 }

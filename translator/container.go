@@ -45,6 +45,9 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 		step.FlagTask, "{{inputs.parameters." + step.TaskParam + "}}",
 		step.FlagPipelineRoot, t.opts.PipelineRoot,
 	}
+	if t.perPod[compName] && comp.OutputDefinitions != nil && len(comp.OutputDefinitions.Artifacts) > 0 {
+		args = append(args, step.FlagPerPodOutputs)
+	}
 	tmpl.Inputs.Parameters = append(tmpl.Inputs.Parameters, wfv1.Parameter{Name: step.TaskParam})
 	if in := comp.InputDefinitions; in != nil {
 		for _, p := range sortedKeys(in.Parameters) {
@@ -65,7 +68,11 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 				param.Default = wfv1.AnyStringPtr(step.AbsentValue)
 			}
 			tmpl.Inputs.Parameters = append(tmpl.Inputs.Parameters, param)
-			args = append(args, step.FlagArtifact, fmt.Sprintf("%s:%s={{inputs.parameters.%s}}", a, schemaTitle(def), step.ArtifactParam(a)))
+			typ := schemaTitle(def)
+			if def.IsArtifactList {
+				typ += step.ListSuffix
+			}
+			args = append(args, step.FlagArtifact, fmt.Sprintf("%s:%s={{inputs.parameters.%s}}", a, typ, step.ArtifactParam(a)))
 		}
 	}
 	if out := comp.OutputDefinitions; out != nil {

@@ -38,6 +38,7 @@ func Translate(p *ir.Pipeline, opts Options) (*wfv1.Workflow, error) {
 		building:    map[string]bool{},
 		retries:     map[string]string{},
 		extraInputs: map[string][]string{},
+		perPod:      perPodComponents(spec),
 	}
 	entry := t.names.unique(spec.PipelineInfo.Name)
 	t.dagTemplate(entry, "root", spec.Root)
@@ -77,6 +78,7 @@ type translation struct {
 	retries     map[string]string       // template + retry policy -> template copy
 	siblings    map[string]*ir.TaskSpec // tasks of the DAG whose task is being translated
 	extraInputs map[string][]string     // component -> template inputs its executor reads beyond its declared ones
+	perPod      map[string]bool         // executor components whose outputs need the pod name in their URI
 	errs        ir.Errors
 }
 

@@ -59,6 +59,7 @@ var goldens = []struct{ name, path string }{
 	{"constant-placeholders", corpusDir + "/valid/critical/flip_coin.yaml"},
 	{"input-artifact", corpusDir + "/valid/input_artifact.yaml"},
 	{"runtime-resources", corpusDir + "/valid/pipeline_with_string_machine_fields_task_output.yaml"},
+	{"loop-artifact-lists", corpusDir + "/valid/pipeline_with_parallelfor_list_artifacts_GH-12033.yaml"},
 }
 
 func TestGolden(t *testing.T) {
