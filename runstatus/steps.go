@@ -10,6 +10,8 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kfpargo/kfpargo/step"
 )
 
 // Argo's pod annotation naming the workflow node a pod runs.
@@ -18,6 +20,7 @@ const nodeNameAnnotation = "workflows.argoproj.io/node-name"
 // Step is one executed task of a run.
 type Step struct {
 	Name     string // the DAG task name as Argo shows it
+	Task     string // the IR task name (the kfpargo-task input), when known
 	NodeName string
 	Phase    wfv1.NodePhase
 	Started  time.Time
@@ -63,6 +66,13 @@ func Steps(wf *wfv1.Workflow, pods []corev1.Pod) []Step {
 			Pods:     podsByNode[n.Name],
 			Message:  n.Message,
 			Outputs:  map[string]string{},
+		}
+		if n.Inputs != nil {
+			for _, p := range n.Inputs.Parameters {
+				if p.Name == step.TaskParam && p.Value != nil {
+					s.Task = p.Value.String()
+				}
+			}
 		}
 		if n.Outputs != nil {
 			if n.Outputs.ExitCode != nil {

@@ -20,7 +20,9 @@ func TestStepsAndTable(t *testing.T) {
 			StartedAt: at(5), FinishedAt: at(8), Message: "main: Error (exit code 3)",
 			Outputs: &wfv1.Outputs{ExitCode: &exit3}},
 		"a": {Name: "run.load", DisplayName: "load", Type: wfv1.NodeTypePod, Phase: wfv1.NodeSucceeded,
-			StartedAt: at(0), FinishedAt: at(4), Outputs: &wfv1.Outputs{ExitCode: &exit0,
+			StartedAt: at(0), FinishedAt: at(4),
+			Inputs: &wfv1.Inputs{Parameters: []wfv1.Parameter{{Name: "kfpargo-task", Value: wfv1.AnyStringPtr("load-data")}}},
+			Outputs: &wfv1.Outputs{ExitCode: &exit0,
 				Parameters: []wfv1.Parameter{{Name: "n", Value: wfv1.AnyStringPtr("12")}}}},
 	}}}
 	pod := func(node string) corev1.Pod {
@@ -30,7 +32,7 @@ func TestStepsAndTable(t *testing.T) {
 	if len(steps) != 2 || steps[0].Name != "load" || steps[1].Name != "prep" {
 		t.Fatalf("steps in start order, DAG nodes left out: %+v", steps)
 	}
-	if steps[0].Pods != 1 || steps[1].Pods != 2 || steps[0].Outputs["n"] != "12" || steps[1].ExitCode != "3" {
+	if steps[0].Pods != 1 || steps[1].Pods != 2 || steps[0].Outputs["n"] != "12" || steps[1].ExitCode != "3" || steps[0].Task != "load-data" {
 		t.Fatalf("steps: %+v", steps)
 	}
 	if d := steps[0].Duration(); d != 4*time.Second {
