@@ -193,6 +193,9 @@ func (t *translation) taskArguments(at, taskName string, task *ir.TaskSpec, argo
 		if err == nil && in.ParameterExpressionSelector != "" {
 			value, err = t.selectorSource(in, argoName)
 		}
+		if err == nil && completedStrategy(task) && in.TaskOutputParameter != nil {
+			value, err = unlessFailed(value, argoName[in.TaskOutputParameter.ProducerTask], def)
+		}
 		if err != nil {
 			t.fail(pat, "%v", err)
 			continue
@@ -234,6 +237,9 @@ func (t *translation) taskArguments(at, taskName string, task *ir.TaskSpec, argo
 			value = imports[in.TaskOutputArtifact.ProducerTask]
 		case in.TaskOutputArtifact != nil:
 			value = taskOutputRef(argoName[in.TaskOutputArtifact.ProducerTask], step.ArtifactParam(in.TaskOutputArtifact.OutputArtifactKey))
+			if completedStrategy(task) {
+				value, _ = unlessFailed(value, argoName[in.TaskOutputArtifact.ProducerTask], &ir.ParameterSpec{IsOptional: true})
+			}
 		case in.ComponentInputArtifact != "":
 			value = "{{inputs.parameters." + step.ArtifactParam(in.ComponentInputArtifact) + "}}"
 		}
@@ -266,6 +272,39 @@ func (t *translation) parameterSource(in *ir.InputParameterSpec, def *ir.Paramet
 		return encode(def, v)
 	}
 	return "", fmt.Errorf("no value source")
+}
+
+func completedStrategy(task *ir.TaskSpec) bool {
+	return task.TriggerPolicy != nil && task.TriggerPolicy.Strategy == "ALL_UPSTREAM_TASKS_COMPLETED"
+}
+
+// unlessFailed guards an upstream output for a task that runs whatever its
+// upstream did (ignore_upstream_failure): a producer that failed or was
+// skipped has no outputs, and Argo would fail to resolve the reference, so
+// the input falls back to its default (or the absent marker), as KFP does.
+func unlessFailed(value, producer string, def *ir.ParameterSpec) (string, error) {
+	fallback, ok, err := defaultValue(def)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		fallback = step.AbsentValue
+	}
+	var expr string
+	switch {
+	case strings.HasPrefix(value, "{{=") && strings.HasSuffix(value, "}}"):
+		expr = value[3 : len(value)-2]
+	case strings.HasPrefix(value, "{{tasks.") && strings.HasSuffix(value, "}}"):
+		// tasks.T.outputs.parameters.K, as an expression over the scope.
+		parts := strings.SplitN(value[2:len(value)-2], ".", 5)
+		if len(parts) != 5 {
+			return value, nil
+		}
+		expr = fmt.Sprintf("tasks[%s].outputs.parameters[%s]", exprString(parts[1]), exprString(parts[4]))
+	default:
+		return value, nil
+	}
+	return fmt.Sprintf("{{=tasks[%s].status == \"Succeeded\" ? %s : %s}}", exprString(producer), expr, exprString(fallback)), nil
 }
 
 func taskOutputRef(task, param string) string {

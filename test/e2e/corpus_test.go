@@ -164,11 +164,7 @@ func TestCorpusContainerPipelines(t *testing.T) {
 		ran++
 		t.Run(rel, func(t *testing.T) {
 			res := runPipeline(t, path, corpusParams[rel])
-			defer func() {
-				if t.Failed() {
-					logNodes(t, res.Workflow)
-				}
-			}()
+			defer logOnFailure(t, res.Workflow)
 			if !res.Succeeded() {
 				t.Fatalf("run %s: %s (%s)", res.Workflow.Name, res.Workflow.Status.Phase, res.Workflow.Status.Message)
 			}
