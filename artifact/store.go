@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -29,6 +30,15 @@ type Config struct {
 // Store moves artifacts to and from one object store.
 type Store struct {
 	client *minio.Client
+	retry  retryPolicy
+	// Warn, when set, hears about transfers that are being retried.
+	Warn func(msg string)
+}
+
+func (s *Store) log(msg string) {
+	if s.Warn != nil {
+		s.Warn(msg)
+	}
 }
 
 // NewStore builds a client; it makes no request.
@@ -44,7 +54,7 @@ func NewStore(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("object store client for %s: %w", cfg.Endpoint, err)
 	}
-	return &Store{client: c}, nil
+	return &Store{client: c, retry: defaultRetry}, nil
 }
 
 // Client exposes the underlying client for tests and tools.
@@ -83,6 +93,23 @@ func (s *Store) Upload(ctx context.Context, local string, loc Location) (*Descri
 	return &Descriptor{URI: loc.String(), SHA256: dirDigest(files, digests), Size: total, Dir: true}, nil
 }
 
+// MetaSHA256 is the user metadata key under which every uploaded object
+// carries its SHA-256 (hex), so a reader can check content with a HEAD
+// request (S3 returns it as X-Amz-Meta-Kfpargo-Sha256).
+const MetaSHA256 = "Kfpargo-Sha256"
+
+// hashFirstLimit: files up to this size are hashed before they are sent, so
+// the digest rides in the PUT's metadata. Larger files are hashed while they
+// upload (the second read comes from the page cache) and the digest is
+// attached afterwards by a server-side copy, which costs no transfer.
+const hashFirstLimit = 64 << 20
+
+// maxCopySize is S3's limit for a single-request server-side copy.
+const maxCopySize = 5 << 30
+
+// putFile uploads one file. The file itself (seekable, ReaderAt) is handed
+// to minio-go, so large files go up as parallel multipart uploads and every
+// request can be retried after a transient error.
 func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string, int64, error) {
 	f, err := os.Open(local)
 	if err != nil {
@@ -93,14 +120,71 @@ func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string,
 	if err != nil {
 		return "", 0, fmt.Errorf("upload %s: %w", local, err)
 	}
-	h := sha256.New()
-	_, err = s.client.PutObject(ctx, bucket, key, io.TeeReader(f, h), fi.Size(), minio.PutObjectOptions{
-		ContentType: "application/octet-stream",
-	})
-	if err != nil {
-		return "", 0, fmt.Errorf("upload %s to s3://%s/%s: %w", local, bucket, key, err)
+	size := fi.Size()
+	dest := fmt.Sprintf("s3://%s/%s", bucket, key)
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
+	if size <= hashFirstLimit {
+		sum, err := digestOf(f)
+		if err != nil {
+			return "", 0, fmt.Errorf("upload %s: %w", local, err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return "", 0, fmt.Errorf("upload %s: %w", local, err)
+		}
+		opts.UserMetadata = map[string]string{MetaSHA256: sum}
+		if _, err := s.client.PutObject(ctx, bucket, key, f, size, opts); err != nil {
+			return "", 0, fmt.Errorf("upload %s to %s: %w", local, dest, err)
+		}
+		return sum, size, nil
 	}
-	return hex.EncodeToString(h.Sum(nil)), fi.Size(), nil
+	var sum string
+	var hashErr error
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		g, err := os.Open(local)
+		if err != nil {
+			hashErr = err
+			return
+		}
+		defer g.Close()
+		sum, hashErr = digestOf(g)
+	}()
+	_, err = s.client.PutObject(ctx, bucket, key, f, size, opts)
+	<-hashed
+	if err != nil {
+		return "", 0, fmt.Errorf("upload %s to %s: %w", local, dest, err)
+	}
+	if hashErr != nil {
+		return "", 0, fmt.Errorf("upload %s: %w", local, hashErr)
+	}
+	if err := s.setDigest(ctx, bucket, key, size, sum); err != nil {
+		return "", 0, fmt.Errorf("upload %s to %s: record digest: %w", local, dest, err)
+	}
+	return sum, size, nil
+}
+
+// setDigest attaches the digest to an uploaded object by copying it onto
+// itself with new metadata (MinIO only rewrites the metadata).
+func (s *Store) setDigest(ctx context.Context, bucket, key string, size int64, sum string) error {
+	dst := minio.CopyDestOptions{Bucket: bucket, Object: key, ReplaceMetadata: true,
+		UserMetadata: map[string]string{MetaSHA256: sum}}
+	src := minio.CopySrcOptions{Bucket: bucket, Object: key}
+	if size <= maxCopySize {
+		_, err := s.client.CopyObject(ctx, dst, src)
+		return err
+	}
+	_, err := s.client.ComposeObject(ctx, dst, src)
+	return err
+}
+
+// digestOf reads r to the end and returns its SHA-256 in hex.
+func digestOf(r io.Reader) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Download fetches the artifact d describes to local (a file, or a directory
@@ -191,40 +275,121 @@ func (s *Store) isPrefix(ctx context.Context, loc Location) (bool, error) {
 }
 
 // getFile downloads one object to local; with want set, content whose digest
-// differs is refused before it reaches the final name.
+// differs is refused before it reaches the final name. A transfer cut off by
+// a transient error resumes where it stopped (a ranged GET pinned to the
+// object's ETag, so a replaced object is not spliced in).
 func (s *Store) getFile(ctx context.Context, bucket, key, local, want string) (string, int64, error) {
-	obj, err := s.client.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
-	}
-	defer obj.Close()
+	src := fmt.Sprintf("s3://%s/%s", bucket, key)
 	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
-		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+		return "", 0, fmt.Errorf("download %s: %w", src, err)
 	}
 	// Write beside the target and rename, so a failed download never leaves
 	// a partial file under the final name.
 	tmp, err := os.CreateTemp(filepath.Dir(local), ".download-*")
 	if err != nil {
-		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+		return "", 0, fmt.Errorf("download %s: %w", src, err)
 	}
 	defer os.Remove(tmp.Name())
+	defer tmp.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), obj)
-	if err != nil {
-		tmp.Close()
-		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+	var n int64
+	var etag string
+	for attempt := 1; ; attempt++ {
+		err := s.getRange(ctx, bucket, key, io.MultiWriter(tmp, h), &n, &etag)
+		if err == nil {
+			break
+		}
+		if !transient(err) || attempt >= s.retry.attempts || ctx.Err() != nil {
+			return "", 0, fmt.Errorf("download %s: %w", src, err)
+		}
+		s.log(fmt.Sprintf("download %s: attempt %d failed after %d bytes, resuming: %v", src, attempt, n, err))
+		if err := sleep(ctx, s.retry.backoff(attempt)); err != nil {
+			return "", 0, fmt.Errorf("download %s: %w", src, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
-		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+		return "", 0, fmt.Errorf("download %s: %w", src, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if want != "" && sum != want {
-		return "", 0, fmt.Errorf("download s3://%s/%s: content digest %s does not match descriptor %s", bucket, key, sum, want)
+		return "", 0, fmt.Errorf("download %s: content digest %s does not match descriptor %s", src, sum, want)
 	}
 	if err := os.Rename(tmp.Name(), local); err != nil {
-		return "", 0, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+		return "", 0, fmt.Errorf("download %s: %w", src, err)
 	}
 	return sum, n, nil
+}
+
+// getRange copies the object from offset *n to w, advancing *n as bytes
+// arrive; the first call records the ETag that later calls insist on.
+func (s *Store) getRange(ctx context.Context, bucket, key string, w io.Writer, n *int64, etag *string) error {
+	var opts minio.GetObjectOptions
+	if *etag != "" {
+		if err := opts.SetMatchETag(*etag); err != nil {
+			return err
+		}
+		if err := opts.SetRange(*n, 0); err != nil {
+			return err
+		}
+	}
+	obj, err := s.client.GetObject(ctx, bucket, key, opts)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	st, err := obj.Stat()
+	if err != nil {
+		return err
+	}
+	if *etag == "" {
+		*etag = st.ETag
+	}
+	copied, err := io.Copy(w, obj)
+	*n += copied
+	return err
+}
+
+// transient reports whether an error may go away on retry: the network, a
+// server error or throttling, but not a missing object, refused
+// credentials or a changed object.
+func transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) && resp.StatusCode != 0 {
+		return resp.StatusCode >= 500 || resp.StatusCode == 429 || resp.Code == "SlowDown"
+	}
+	return true
+}
+
+// retryPolicy bounds resumed downloads; minio-go already retries each
+// request of an upload on its own.
+type retryPolicy struct {
+	attempts int
+	first    time.Duration
+	max      time.Duration
+}
+
+func (p retryPolicy) backoff(attempt int) time.Duration {
+	d := p.first << (attempt - 1)
+	if d > p.max || d <= 0 {
+		d = p.max
+	}
+	return d
+}
+
+var defaultRetry = retryPolicy{attempts: 10, first: 250 * time.Millisecond, max: 5 * time.Second}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // listFiles returns the regular files under dir, relative and sorted.

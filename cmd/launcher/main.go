@@ -78,6 +78,9 @@ func run(args []string, stderr io.Writer) int {
 			return launcher.ExitUsage
 		}
 		log = log.With(zap.String("task", spec.Task), zap.String("run", spec.RunName))
+		if store != nil {
+			store.Warn = func(msg string) { log.Warn(msg) }
+		}
 		r := &launcher.Runner{
 			Spec: spec, Layout: launcher.DefaultLayout(), Store: store, Log: log,
 			Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr,
