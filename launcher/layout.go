@@ -49,6 +49,11 @@ func (l Layout) ArgoArtifactFile(name string) string {
 	return filepath.Join(l.StepDir, rel(step.OutputArtifactFile(name)))
 }
 
+// MetricsFile is the file Argo reads the metrics output parameter from.
+func (l Layout) MetricsFile() string {
+	return filepath.Join(l.StepDir, rel(step.MetricsFile))
+}
+
 func rel(p string) string {
 	r, err := filepath.Rel(step.MountPath, p)
 	if err != nil {

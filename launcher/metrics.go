@@ -8,9 +8,6 @@ import (
 	"sort"
 )
 
-// SchemaMetrics is the artifact type whose values the launcher prints.
-const SchemaMetrics = "system.Metrics"
-
 // maxMetricsFile bounds how much of a metrics file is parsed.
 const maxMetricsFile = 1 << 20
 
@@ -33,6 +30,70 @@ func readMetrics(metadata map[string]any, local string) map[string]any {
 	return m
 }
 
+// The ClassificationMetrics fields the SDK writes (log_confusion_matrix,
+// log_roc_curve).
+const (
+	keyConfusionMatrix   = "confusionMatrix"
+	keyConfidenceMetrics = "confidenceMetrics"
+)
+
+// maxSummaryClasses bounds the confusion matrices kept in the metrics
+// parameter; an Argo parameter lives in the workflow object, which etcd
+// caps in size.
+const maxSummaryClasses = 20
+
+// summarize is what goes into the metrics output parameter: scalar values
+// verbatim, a small confusion matrix, and the number of ROC points rather
+// than the points.
+func summarize(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		switch k {
+		case keyConfidenceMetrics:
+			if l, ok := v.([]any); ok {
+				out[k] = map[string]any{"points": len(l)}
+			}
+		case keyConfusionMatrix:
+			if classes, _ := confusion(v); len(classes) > 0 && len(classes) <= maxSummaryClasses {
+				out[k] = v
+			}
+		default:
+			switch v.(type) {
+			case float64, string, bool:
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// confusion reads a confusion matrix in KFP's shape:
+// {"annotationSpecs": [{"displayName": "cat"}, ...], "rows": [{"row": [3, 1]}, ...]}.
+func confusion(v any) ([]string, [][]float64) {
+	m, _ := v.(map[string]any)
+	specs, _ := m["annotationSpecs"].([]any)
+	rows, _ := m["rows"].([]any)
+	var classes []string
+	for _, s := range specs {
+		name, _ := s.(map[string]any)["displayName"].(string)
+		classes = append(classes, name)
+	}
+	var cells [][]float64
+	for _, r := range rows {
+		row, _ := r.(map[string]any)["row"].([]any)
+		var cs []float64
+		for _, c := range row {
+			f, _ := c.(float64)
+			cs = append(cs, f)
+		}
+		cells = append(cells, cs)
+	}
+	if len(cells) != len(classes) {
+		return nil, nil
+	}
+	return classes, cells
+}
+
 // writeMetricsTable prints a short table at the end of the step's log, so
 // the values are visible in `kubectl logs` and Argo's UI.
 func writeMetricsTable(w io.Writer, name string, m map[string]any) {
@@ -41,9 +102,12 @@ func writeMetricsTable(w io.Writer, name string, m map[string]any) {
 	}
 	keys := make([]string, 0, len(m))
 	width := 0
-	for k := range m {
-		keys = append(keys, k)
-		width = max(width, len(k))
+	for k, v := range m {
+		switch v.(type) {
+		case float64, string, bool:
+			keys = append(keys, k)
+			width = max(width, len(k))
+		}
 	}
 	sort.Strings(keys)
 	fmt.Fprintf(w, "metrics (%s):\n", name)
@@ -53,5 +117,26 @@ func writeMetricsTable(w io.Writer, name string, m map[string]any) {
 			v = fmt.Sprintf("%g", f)
 		}
 		fmt.Fprintf(w, "  %-*s  %s\n", width, k, v)
+	}
+	if classes, cells := confusion(m[keyConfusionMatrix]); len(classes) > 0 && len(classes) <= maxSummaryClasses {
+		cw := 9
+		for _, c := range classes {
+			cw = max(cw, len(c))
+		}
+		fmt.Fprintf(w, "  confusion matrix (rows: actual, columns: predicted):\n  %*s", cw, "")
+		for _, c := range classes {
+			fmt.Fprintf(w, "  %*s", cw, c)
+		}
+		fmt.Fprintln(w)
+		for i, row := range cells {
+			fmt.Fprintf(w, "  %*s", cw, classes[i])
+			for _, c := range row {
+				fmt.Fprintf(w, "  %*g", cw, c)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	if l, ok := m[keyConfidenceMetrics].([]any); ok {
+		fmt.Fprintf(w, "  ROC curve: %d points\n", len(l))
 	}
 }

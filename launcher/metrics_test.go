@@ -30,3 +30,28 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// A ClassificationMetrics output as log_confusion_matrix and log_roc_curve
+// leave it: the table shows the matrix, the summary keeps it but replaces
+// the ROC points by their count.
+func TestClassificationMetrics(t *testing.T) {
+	m := map[string]any{
+		"confusionMatrix": map[string]any{
+			"annotationSpecs": []any{map[string]any{"displayName": "cat"}, map[string]any{"displayName": "dog"}},
+			"rows":            []any{map[string]any{"row": []any{8.0, 2.0}}, map[string]any{"row": []any{1.0, 9.0}}},
+		},
+		"confidenceMetrics": []any{map[string]any{"threshold": 0.5}, map[string]any{"threshold": 0.9}},
+		"note":              "v1",
+	}
+	var b strings.Builder
+	writeMetricsTable(&b, "eval", m)
+	for _, want := range []string{"note  v1", "confusion matrix", "cat          8          2", "dog          1          9", "ROC curve: 2 points"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+	s := summarize(m)
+	if s["note"] != "v1" || s["confusionMatrix"] == nil || s["confidenceMetrics"].(map[string]any)["points"] != 2 {
+		t.Errorf("summary %v", s)
+	}
+}

@@ -230,7 +230,10 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 		if r.Store == nil {
 			return errors.New("output artifacts need an object store: " + step.EnvS3Endpoint + " is not set")
 		}
-		uri := outURIs[name]
+		uri, err := r.finalURI(name, outURIs[name], eo)
+		if err != nil {
+			return err
+		}
 		schema := r.Spec.OutputArtifacts[name]
 		jobs = append(jobs, func() error {
 			loc, err := artifact.ParseURI(uri)
@@ -249,9 +252,15 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 			r.logTransfer("uploaded", name, uri, d.Size, time.Since(start), zap.String("sha256", d.SHA256))
 			d.SchemaTitle = schema
 			d.Metadata = outputMetadata(eo, name)
-			if schema == SchemaMetrics {
+			if step.IsMetrics(schema) {
+				values := readMetrics(d.Metadata, local)
+				if len(d.Metadata) == 0 && len(values) > 0 {
+					// A container component wrote the values as the file;
+					// keep them in the descriptor like log_metric does.
+					d.Metadata = values
+				}
 				mu.Lock()
-				metrics[name] = readMetrics(d.Metadata, local)
+				metrics[name] = values
 				mu.Unlock()
 			}
 			b, err := d.JSON()
@@ -267,6 +276,17 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 	if err := parallel(jobs); err != nil {
 		return err
 	}
+	if r.hasMetrics() {
+		summary := map[string]any{}
+		for name, m := range metrics {
+			summary[name] = summarize(m)
+		}
+		b, err := json.Marshal(summary)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		files[r.Layout.MetricsFile()] = b
+	}
 	for _, p := range sortedKeys(files) {
 		if err := writeAtomic(p, files[p]); err != nil {
 			return err
@@ -276,6 +296,41 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 		writeMetricsTable(r.Stderr, name, metrics[name])
 	}
 	return nil
+}
+
+func (r *Runner) hasMetrics() bool {
+	for _, schema := range r.Spec.OutputArtifacts {
+		if step.IsMetrics(schema) {
+			return true
+		}
+	}
+	return false
+}
+
+// finalURI is where an output artifact goes: the URI the launcher chose,
+// unless the component moved it (the SDK's `artifact.uri = dsl.get_uri(...)`
+// shows up in the executor output). A moved artifact must stay inside this
+// run's part of the pipeline root, so a step cannot overwrite other runs'
+// artifacts (cache entries point at them).
+func (r *Runner) finalURI(name, planned string, eo *ExecutorOutput) (string, error) {
+	l, ok := eo.Artifacts[name]
+	if !ok || len(l.Artifacts) == 0 || l.Artifacts[0].URI == "" || l.Artifacts[0].URI == planned {
+		return planned, nil
+	}
+	moved := l.Artifacts[0].URI
+	loc, err := artifact.ParseURI(moved)
+	if err != nil {
+		return "", fmt.Errorf("output artifact %s: the executor output moved it to %q: %w", name, moved, err)
+	}
+	root, err := artifact.ParseURI(r.Spec.PipelineRoot)
+	if err != nil {
+		return "", fmt.Errorf("pipeline root: %w", err)
+	}
+	runDir := root.Join(r.Spec.Namespace, r.Spec.RunName)
+	if loc.Bucket != runDir.Bucket || !strings.HasPrefix(loc.Key, runDir.Key+"/") || strings.Contains("/"+loc.Key+"/", "/../") {
+		return "", fmt.Errorf("output artifact %s: the executor output moved it to %s, outside this run's %s", name, moved, runDir)
+	}
+	return loc.String(), nil
 }
 
 func (r *Runner) readExecutorOutput() (*ExecutorOutput, error) {

@@ -144,6 +144,49 @@ func TestExecutorOutputFile(t *testing.T) {
 	if !strings.HasSuffix(d.URI, "/ns/run-1/t/metrics") {
 		t.Errorf("uri %s", d.URI)
 	}
+	mb, err := os.ReadFile(e.layout.MetricsFile())
+	if err != nil || string(mb) != `{"metrics":{"accuracy":0.9}}` {
+		t.Errorf("metrics parameter %s (%v)", mb, err)
+	}
+}
+
+// TestMovedOutputs: a component may move an output artifact (the SDK's
+// `artifact.uri = dsl.get_uri(...)`) within its run, but not elsewhere.
+func TestMovedOutputs(t *testing.T) {
+	for _, tc := range []struct {
+		name, uri string
+		code      int
+	}{
+		{"inside the run", "minio://mlpipeline/v2/artifacts/ns/run-1/t/custom/model.bin", 0},
+		{"another run", "minio://mlpipeline/v2/artifacts/ns/run-2/t/model", launcher.ExitOutputs},
+		{"climbing out", "minio://mlpipeline/v2/artifacts/ns/run-1/../run-2/model", launcher.ExitOutputs},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newStepEnv(t)
+			args := append(append([]string{}, common...), "--task", "t", "--output-artifact", "model:system.Model",
+				"--", "python3", "-c", `import json, os, sys
+ei, root, uri = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+path = os.path.normpath(root + "/minio/" + uri.split("://", 1)[1])
+os.makedirs(os.path.dirname(path), exist_ok=True)
+open(path, "w").write("weights")
+json.dump({"artifacts": {"model": {"artifacts": [{"uri": uri, "metadata": {"k": 1}}]}}}, open(ei["outputs"]["outputFile"], "w"))`,
+				"{{$}}", e.layout.LocalRoot, tc.uri)
+			if code := e.run(t, args...); code != tc.code {
+				t.Fatalf("exit %d, want %d", code, tc.code)
+			}
+			b, err := os.ReadFile(e.layout.ArgoArtifactFile("model"))
+			if tc.code != 0 {
+				if err == nil {
+					t.Errorf("a refused move left a descriptor: %s", b)
+				}
+				return
+			}
+			d, err := artifact.ParseDescriptor(string(b))
+			if err != nil || d.URI != tc.uri || d.Size != 7 {
+				t.Fatalf("descriptor %s (%v)", b, err)
+			}
+		})
+	}
 }
 
 // TestLoopFanIn runs a loop body twice with per-pod outputs, then a step

@@ -20,7 +20,24 @@ const (
 	ArtifactParamPrefix = "artifact-"
 	// TaskParam is the Argo input parameter carrying the IR task name.
 	TaskParam = "kfpargo-task"
+	// MetricsParam is the Argo output parameter of a step with Metrics or
+	// ClassificationMetrics outputs: a JSON object of the logged values by
+	// output name, so they show in Argo's UI and API without reading S3.
+	MetricsParam = "kfpargo-metrics"
+	// MetricsFile is where the launcher writes that parameter's value.
+	MetricsFile = MountPath + "/outputs/metrics.json"
 )
+
+// The artifact types whose values are recorded as metrics.
+const (
+	SchemaMetrics               = "system.Metrics"
+	SchemaClassificationMetrics = "system.ClassificationMetrics"
+)
+
+// IsMetrics reports whether an artifact type holds metrics.
+func IsMetrics(schemaTitle string) bool {
+	return schemaTitle == SchemaMetrics || schemaTitle == SchemaClassificationMetrics
+}
 
 // OutputParameterFile is the file the launcher writes an output parameter's
 // value to, and that the Argo template reads with valueFrom.path.

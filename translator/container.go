@@ -90,6 +90,15 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 			})
 			args = append(args, step.FlagOutputArtifact, a+":"+schemaTitle(out.Artifacts[a]))
 		}
+		for _, a := range sortedKeys(out.Artifacts) {
+			if step.IsMetrics(schemaTitle(out.Artifacts[a])) {
+				tmpl.Outputs.Parameters = append(tmpl.Outputs.Parameters, wfv1.Parameter{
+					Name:      step.MetricsParam,
+					ValueFrom: &wfv1.ValueFrom{Path: step.MetricsFile},
+				})
+				break
+			}
+		}
 	}
 	args = append(args, "--")
 	args = append(args, c.Command...)

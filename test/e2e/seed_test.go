@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 
 	"github.com/kfpargo/kfpargo/runstatus"
+	"github.com/kfpargo/kfpargo/step"
 	"github.com/kfpargo/kfpargo/test/runner"
 )
 
@@ -100,6 +102,13 @@ func TestSeedPipeline(t *testing.T) {
 		if _, ok := logged[k].(float64); !ok {
 			t.Errorf("metric %s = %v, want a number (all: %v)", k, logged[k], logged)
 		}
+	}
+	// The same values are an Argo output parameter of the step, for the UI.
+	var shown map[string]map[string]any
+	if err := json.Unmarshal([]byte(steps["train"].Outputs[step.MetricsParam]), &shown); err != nil {
+		t.Errorf("train's %s parameter %q: %v", step.MetricsParam, steps["train"].Outputs[step.MetricsParam], err)
+	} else if _, ok := shown["metrics"]["accuracy"].(float64); !ok {
+		t.Errorf("train's %s parameter lacks the accuracy: %v", step.MetricsParam, shown)
 	}
 	if n, _ := strconv.Atoi(steps["load-data"].Outputs["num_samples"]); n != 1200 {
 		t.Errorf("load-data num_samples = %q", steps["load-data"].Outputs["num_samples"])
