@@ -164,32 +164,51 @@ func TestParamErrors(t *testing.T) {
 	}
 }
 
-// TestCorpusValidates translates every corpus spec the translator supports
-// so far and has Argo's validator check each result.
+// TestCorpusValidates translates every corpus spec, as each kind, and has
+// Argo's validator for that kind check the result.
 func TestCorpusValidates(t *testing.T) {
-	root := filepath.Join(corpusDir, "valid")
-	if _, err := os.Stat(root); err != nil {
-		t.Skipf("corpus not found at %s: %v", root, err)
+	if _, err := os.Stat(filepath.Join(corpusDir, "valid")); err != nil {
+		t.Skipf("corpus not found at %s: %v", corpusDir, err)
 	}
 	translated, deferred := 0, 0
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		t.Run(strings.TrimPrefix(path, root+"/"), func(t *testing.T) {
-			wf, err := Translate(load(t, path), Options{Params: requiredParams(load(t, path))})
-			if err != nil {
-				if strings.Contains(err.Error(), "not supported yet") {
-					deferred++
-					t.Skipf("uses a construct not translated yet: %v", firstLine(err))
-				}
-				t.Fatal(err)
+	var err error
+	for _, dir := range []string{"valid", "argo_compatibility"} {
+		root := filepath.Join(corpusDir, dir)
+		err = errors.Join(err, filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
 			}
-			translated++
-			argoValidate(t, wf)
-		})
-		return nil
-	})
+			t.Run(dir+"/"+strings.TrimPrefix(path, root+"/"), func(t *testing.T) {
+				p := load(t, path)
+				params := requiredParams(p)
+				wf, err := Translate(p, Options{Params: params})
+				if err != nil {
+					if strings.Contains(err.Error(), "not supported yet") {
+						deferred++
+						t.Skipf("uses a construct not translated yet: %v", firstLine(err))
+					}
+					t.Fatal(err)
+				}
+				translated++
+				argoValidate(t, wf)
+				obj, err := TranslateObject(p, Options{Kind: KindWorkflowTemplate})
+				if err != nil {
+					t.Fatalf("as a WorkflowTemplate: %v", err)
+				}
+				if err := validate.ValidateWorkflowTemplate(nil, nil, obj.(*wfv1.WorkflowTemplate), nil, validate.ValidateOpts{}); err != nil {
+					t.Fatalf("Argo rejects the WorkflowTemplate: %v", err)
+				}
+				obj, err = TranslateObject(p, Options{Kind: KindCronWorkflow, Schedule: "*/15 * * * *", Params: params})
+				if err != nil {
+					t.Fatalf("as a CronWorkflow: %v", err)
+				}
+				if err := validate.ValidateCronWorkflow(context.Background(), nil, nil, obj.(*wfv1.CronWorkflow), nil); err != nil {
+					t.Fatalf("Argo rejects the CronWorkflow: %v", err)
+				}
+			})
+			return nil
+		}))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
