@@ -38,6 +38,11 @@ func ParseURI(uri string) (Location, error) {
 
 func (l Location) String() string { return l.Scheme + "://" + l.Bucket + "/" + l.Key }
 
+// LocalRoots are the directories LocalPath uses, one per scheme. Step pods
+// mount an emptyDir on each, so an image running as any user can write its
+// outputs there.
+var LocalRoots = []string{"/minio", "/s3", "/gcs"}
+
 // LocalPath is where KFP's convention puts the artifact inside a step:
 // minio://b/k -> /minio/b/k, s3://b/k -> /s3/b/k, gs://b/k -> /gcs/b/k.
 func (l Location) LocalPath() string {

@@ -14,6 +14,9 @@ type Layout struct {
 	LocalRoot string
 	// StepDir is the emptyDir shared with Argo (step.MountPath).
 	StepDir string
+	// TaskRoot is the local path of the task's URI prefix, when the step
+	// has one; the executor output file goes there.
+	TaskRoot string
 }
 
 // DefaultLayout is the layout inside a real step pod.
@@ -34,8 +37,12 @@ func (l Layout) UserParamFile(name string) string {
 }
 
 // ExecutorOutputFile is {{$.outputs.output_file}}: lightweight Python
-// components write their ExecutorOutput JSON there.
+// components write their ExecutorOutput JSON there, and take its directory
+// as the task root for dsl.get_uri().
 func (l Layout) ExecutorOutputFile() string {
+	if l.TaskRoot != "" {
+		return filepath.Join(l.TaskRoot, "executor_output.json")
+	}
 	return filepath.Join(l.StepDir, "user", "executor_output.json")
 }
 

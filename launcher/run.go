@@ -38,10 +38,16 @@ type Runner struct {
 // Run goes through the step's stages and returns the process exit code.
 func (r *Runner) Run(ctx context.Context) int {
 	s := r.Spec
-	outURIs, err := r.outputURIs()
+	outURIs, taskRoot, ok, err := r.outputURIs()
 	if err != nil {
 		r.Log.Error("output locations", zap.Error(err))
 		return ExitUsage
+	}
+	if ok {
+		// The executor output file sits at the task root's local path, so
+		// the SDK's dsl.get_uri() (the file's directory, as a URI) names
+		// this task's part of the pipeline root.
+		r.Layout.TaskRoot = r.Layout.ArtifactPath(taskRoot)
 	}
 	if err := r.downloadInputs(ctx); err != nil {
 		r.Log.Error("download inputs", zap.Error(err))
@@ -69,30 +75,44 @@ func (r *Runner) Run(ctx context.Context) int {
 	return 0
 }
 
-// outputURIs places each output artifact at ROOT/NAMESPACE/RUN/TASK/NAME,
-// or ROOT/NAMESPACE/RUN/TASK/POD/NAME for a task that runs more than once.
-func (r *Runner) outputURIs() (map[string]string, error) {
-	out := map[string]string{}
-	if len(r.Spec.OutputArtifacts) == 0 {
-		return out, nil
+// outputURIs places each output artifact under the task root,
+// ROOT/NAMESPACE/RUN/TASK (or ROOT/NAMESPACE/RUN/TASK/POD for a task that
+// runs more than once): TASKROOT/NAME. With artifacts to place, a task root
+// is required; without, it is optional and ok reports whether there is one.
+func (r *Runner) outputURIs() (out map[string]string, taskRoot artifact.Location, ok bool, err error) {
+	out = map[string]string{}
+	s := r.Spec
+	parts := []string{s.Namespace, s.RunName, s.Task}
+	if s.PerPodOutputs {
+		parts = append(parts, s.PodName)
 	}
-	root, err := artifact.ParseURI(r.Spec.PipelineRoot)
+	if s.PipelineRoot == "" {
+		return out, taskRoot, false, nil
+	}
+	root, err := artifact.ParseURI(s.PipelineRoot)
 	if err != nil {
-		return nil, fmt.Errorf("pipeline root: %w", err)
+		return nil, taskRoot, false, fmt.Errorf("pipeline root: %w", err)
 	}
-	for _, name := range sortedKeys(r.Spec.OutputArtifacts) {
-		parts := []string{r.Spec.Namespace, r.Spec.RunName, r.Spec.Task, name}
-		if r.Spec.PerPodOutputs {
-			parts = []string{r.Spec.Namespace, r.Spec.RunName, r.Spec.Task, r.Spec.PodName, name}
-		}
-		for _, part := range parts {
-			if part == "" || part == "." || part == ".." || strings.ContainsAny(part, "/\\") {
-				return nil, fmt.Errorf("output artifact %s: %q cannot be part of an object key", name, part)
+	for _, part := range parts {
+		if !keyPart(part) {
+			if len(s.OutputArtifacts) == 0 {
+				return out, taskRoot, false, nil
 			}
+			return nil, taskRoot, false, fmt.Errorf("%q cannot be part of an object key", part)
 		}
-		out[name] = root.Join(parts...).String()
 	}
-	return out, nil
+	taskRoot = root.Join(parts...)
+	for _, name := range sortedKeys(s.OutputArtifacts) {
+		if !keyPart(name) {
+			return nil, taskRoot, false, fmt.Errorf("output artifact %q: the name cannot be part of an object key", name)
+		}
+		out[name] = taskRoot.Join(name).String()
+	}
+	return out, taskRoot, true, nil
+}
+
+func keyPart(part string) bool {
+	return part != "" && part != "." && part != ".." && !strings.ContainsAny(part, "/\\")
 }
 
 // downloadInputs fetches every input artifact (each item of a list) and

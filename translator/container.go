@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/kfpargo/kfpargo/artifact"
 	"github.com/kfpargo/kfpargo/ir"
 	"github.com/kfpargo/kfpargo/step"
 )
@@ -109,6 +110,13 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 		Command:      []string{step.LauncherPath, "run"},
 		Args:         args,
 		VolumeMounts: []corev1.VolumeMount{mount},
+	}
+	// KFP's local artifact paths (/minio/BUCKET/KEY, ...) must be writable
+	// whatever user the image runs as.
+	for _, dir := range artifact.LocalRoots {
+		name := step.VolumeName + "-" + strings.TrimPrefix(dir, "/")
+		tmpl.Volumes = append(tmpl.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		main.VolumeMounts = append(main.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: dir})
 	}
 	for _, e := range c.Env {
 		main.Env = append(main.Env, corev1.EnvVar{Name: e.Name, Value: e.Value})

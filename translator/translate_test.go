@@ -121,6 +121,19 @@ func TestSeedExampleShape(t *testing.T) {
 			if len(tmpl.InitContainers) != 1 || tmpl.Container.Command[0] != "/kfpargo/bin/launcher" {
 				t.Errorf("template %s does not run the launcher: %+v", tmpl.Name, tmpl.Container.Command)
 			}
+			mounts := map[string]string{}
+			for _, m := range tmpl.Container.VolumeMounts {
+				mounts[m.MountPath] = m.Name
+			}
+			emptyDirs := map[string]bool{}
+			for _, v := range tmpl.Volumes {
+				emptyDirs[v.Name] = v.EmptyDir != nil
+			}
+			for _, dir := range []string{"/kfpargo", "/minio", "/s3", "/gcs"} {
+				if !emptyDirs[mounts[dir]] {
+					t.Errorf("template %s has no emptyDir at %s (non-root images write outputs there): %v", tmpl.Name, dir, mounts)
+				}
+			}
 		}
 	}
 	if dag == nil || dag.Name != wf.Spec.Entrypoint {
