@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 )
 
@@ -28,6 +29,22 @@ func readMetrics(metadata map[string]any, local string) map[string]any {
 		return nil
 	}
 	return m
+}
+
+// writeMetricsFile records metrics logged only as metadata as the
+// artifact's content.
+func writeMetricsFile(local string, m map[string]any) error {
+	if m == nil {
+		m = map[string]any{}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(local), 0o777); err != nil {
+		return err
+	}
+	return os.WriteFile(local, b, 0o644)
 }
 
 // The ClassificationMetrics fields the SDK writes (log_confusion_matrix,

@@ -261,7 +261,13 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 				return err
 			}
 			local := r.Layout.ArtifactPath(loc)
-			if _, err := os.Lstat(local); err != nil {
+			_, err = os.Lstat(local)
+			if errors.Is(err, os.ErrNotExist) && step.IsMetrics(schema) {
+				// log_metric only fills the metadata; the values are still
+				// recorded as the artifact's content, a JSON object.
+				err = writeMetricsFile(local, outputMetadata(eo, name))
+			}
+			if err != nil {
 				return fmt.Errorf("output artifact %s was not written at %s: %w", name, local, err)
 			}
 			start := time.Now()
