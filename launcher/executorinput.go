@@ -40,6 +40,9 @@ type RuntimeArtifact struct {
 	Type     ArtifactType   `json:"type"`
 	URI      string         `json:"uri"`
 	Metadata map[string]any `json:"metadata"`
+	// CustomPath is where the component wrote an output artifact instead
+	// of its local path (the SDK's artifact.set_path()); executor output only.
+	CustomPath string `json:"custom_path,omitempty"`
 }
 
 // ArtifactType is the artifact's schema title.

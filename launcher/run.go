@@ -261,6 +261,12 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 				return err
 			}
 			local := r.Layout.ArtifactPath(loc)
+			if cp := customPath(eo, name); cp != "" {
+				if !filepath.IsAbs(cp) {
+					return fmt.Errorf("output artifact %s: custom path %q is not absolute", name, cp)
+				}
+				local = filepath.Clean(cp)
+			}
 			_, err = os.Lstat(local)
 			if errors.Is(err, os.ErrNotExist) && step.IsMetrics(schema) {
 				// log_metric only fills the metadata; the values are still
@@ -397,6 +403,15 @@ func (r *Runner) outputParam(name string, t ir.ParameterType, eo *ExecutorOutput
 		return "", fmt.Errorf("output parameter %s: %w", name, err)
 	}
 	return step.EncodeValue(t, v)
+}
+
+// customPath is where the component says it wrote an output artifact, if
+// not at the artifact's local path.
+func customPath(eo *ExecutorOutput, name string) string {
+	if l, ok := eo.Artifacts[name]; ok && len(l.Artifacts) > 0 {
+		return l.Artifacts[0].CustomPath
+	}
+	return ""
 }
 
 func outputMetadata(eo *ExecutorOutput, name string) map[string]any {

@@ -160,17 +160,26 @@ func TestMovedOutputs(t *testing.T) {
 		{"inside the run", "minio://mlpipeline/v2/artifacts/ns/run-1/t/custom/model.bin", 0},
 		{"another run", "minio://mlpipeline/v2/artifacts/ns/run-2/t/model", launcher.ExitOutputs},
 		{"climbing out", "minio://mlpipeline/v2/artifacts/ns/run-1/../run-2/model", launcher.ExitOutputs},
+		{"custom path", "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newStepEnv(t)
+			// With no URI given, the component writes elsewhere and says so
+			// with custom_path, as the SDK's artifact.set_path() does.
+			custom := filepath.Join(t.TempDir(), "elsewhere", "model.bin")
 			args := append(append([]string{}, common...), "--task", "t", "--output-artifact", "model:system.Model",
 				"--", "python3", "-c", `import json, os, sys
-ei, root, uri = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
-path = os.path.normpath(root + "/minio/" + uri.split("://", 1)[1])
+ei, root, uri, custom = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+out = {"metadata": {"k": 1}}
+if uri:
+    path = os.path.normpath(root + "/minio/" + uri.split("://", 1)[1])
+    out["uri"] = uri
+else:
+    path = out["custom_path"] = custom
 os.makedirs(os.path.dirname(path), exist_ok=True)
 open(path, "w").write("weights")
-json.dump({"artifacts": {"model": {"artifacts": [{"uri": uri, "metadata": {"k": 1}}]}}}, open(ei["outputs"]["outputFile"], "w"))`,
-				"{{$}}", e.layout.LocalRoot, tc.uri)
+json.dump({"artifacts": {"model": {"artifacts": [out]}}}, open(ei["outputs"]["outputFile"], "w"))`,
+				"{{$}}", e.layout.LocalRoot, tc.uri, custom)
 			if code := e.run(t, args...); code != tc.code {
 				t.Fatalf("exit %d, want %d", code, tc.code)
 			}
@@ -181,8 +190,12 @@ json.dump({"artifacts": {"model": {"artifacts": [{"uri": uri, "metadata": {"k": 
 				}
 				return
 			}
+			want := tc.uri
+			if want == "" {
+				want = "minio://mlpipeline/v2/artifacts/ns/run-1/t/model"
+			}
 			d, err := artifact.ParseDescriptor(string(b))
-			if err != nil || d.URI != tc.uri || d.Size != 7 {
+			if err != nil || d.URI != want || d.Size != 7 {
 				t.Fatalf("descriptor %s (%v)", b, err)
 			}
 		})

@@ -18,15 +18,14 @@ import (
 	"github.com/kfpargo/kfpargo/ir"
 	"github.com/kfpargo/kfpargo/launcher"
 	"github.com/kfpargo/kfpargo/step"
+	"github.com/kfpargo/kfpargo/test/kfpsdk"
 	"github.com/kfpargo/kfpargo/translator"
 )
 
 const corpus = "../../shared/kfp-ir-corpus/valid/"
 
 // sdkEnv runs lightweight Python components, exactly as the SDK compiled
-// them, against the KFP SDK source in KFP_SDK_DIR. Their command first
-// pip-installs kfp; a stand-in pip that installs nothing lets that step pass
-// offline, and PYTHONPATH supplies the SDK instead.
+// them, against the KFP SDK source in KFP_SDK_DIR (see package kfpsdk).
 type sdkEnv struct {
 	stepEnv
 	env []string
@@ -34,28 +33,19 @@ type sdkEnv struct {
 }
 
 func newSDKEnv(t *testing.T) sdkEnv {
-	sdk := os.Getenv("KFP_SDK_DIR")
-	if sdk == "" {
-		t.Skip("KFP_SDK_DIR is not set: point it at a KFP checkout's sdk/python to run the SDK's lightweight components through the launcher")
+	sdk, ok, err := kfpsdk.Dir()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(sdk, "kfp", "dsl", "executor_main.py")); err != nil {
-		t.Fatalf("KFP_SDK_DIR=%s is not a KFP sdk/python directory: %v", sdk, err)
+	if !ok {
+		t.Skip(kfpsdk.EnvVar + " is not set: point it at a KFP checkout's sdk/python to run the SDK's lightweight components through the launcher")
 	}
 	if _, err := os.Stat(corpus); err != nil {
 		t.Skipf("corpus not found at %s", corpus)
 	}
-	shim := t.TempDir()
-	files := map[string]string{
-		"bin/pip":               "#!/bin/sh\nexit 0\n",
-		"pylib/pip/__init__.py": "",
-		"pylib/pip/__main__.py": "import sys\nprint('kfpargo test: pip install skipped; the KFP SDK comes from KFP_SDK_DIR', file=sys.stderr)\n",
-	}
-	for name, content := range files {
-		p := filepath.Join(shim, name)
-		_ = os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	bin, err := kfpsdk.Shim(t.TempDir(), sdk)
+	if err != nil {
+		t.Fatal(err)
 	}
 	// The SDK maps artifact URIs to /minio/... itself, so these steps use
 	// the real local roots, as in a pod, under a run name of their own.
@@ -71,11 +61,7 @@ func newSDKEnv(t *testing.T) sdkEnv {
 			_ = os.RemoveAll(filepath.Join(dir, "mlpipeline", "v2", "artifacts", "ns", se.run))
 		}
 	})
-	se.env = []string{
-		"PATH=" + filepath.Join(shim, "bin") + ":/usr/local/bin:/usr/bin:/bin",
-		"PYTHONPATH=" + filepath.Join(shim, "pylib") + ":" + sdk,
-		"HOME=" + shim,
-	}
+	se.env = []string{"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin", "HOME=" + t.TempDir()}
 	return se
 }
 

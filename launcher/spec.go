@@ -186,6 +186,9 @@ func parseDescriptorList(value string) ([]*artifact.Descriptor, error) {
 			}
 			return nil
 		case string:
+			if x == step.AbsentValue {
+				return nil // an iteration whose condition was false
+			}
 			var inner any
 			if err := json.Unmarshal([]byte(x), &inner); err != nil {
 				return fmt.Errorf("artifact list item %q is not a descriptor", x)

@@ -111,6 +111,7 @@ func TestParseArtifactLists(t *testing.T) {
 		{`[{"uri":"minio://b/a"},{"uri":"minio://b/b"}]`, []string{"minio://b/a", "minio://b/b"}},
 		{`["[{\"uri\":\"minio://b/a\"}]","[{\"uri\":\"minio://b/b\"},{\"uri\":\"minio://b/c\"}]"]`, []string{"minio://b/a", "minio://b/b", "minio://b/c"}},
 		{`[[{"uri":"minio://b/a"}],[]]`, []string{"minio://b/a"}},
+		{`["__kfpargo_absent__",{"uri":"minio://b/a"},"[]"]`, []string{"minio://b/a"}},
 	} {
 		s, err := ParseRunArgs([]string{"--artifact", "models:system.Model[]=" + tc.value, "--", "true"}, io.Discard)
 		if err != nil {

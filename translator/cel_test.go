@@ -137,7 +137,7 @@ func TestFinalStatus(t *testing.T) {
 	for _, tc := range []struct {
 		phase, state string
 		message      string
-	}{{"Succeeded", "SUCCEEDED", ""}, {"Failed", "FAILED", "Failed"}, {"Error", "FAILED", "Error"}, {"Omitted", "SUCCEEDED", ""}} {
+	}{{"Succeeded", "COMPLETE", ""}, {"Failed", "FAILED", "Failed"}, {"Error", "FAILED", "Error"}, {"Omitted", "COMPLETE", ""}} {
 		got := evalWhen(t, finalStatus("exit-handler-1", "exit-handler-1"), map[string]string{
 			"tasks.exit-handler-1.status": tc.phase, "workflow.name": "run-x",
 		})

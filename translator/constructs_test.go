@@ -256,10 +256,11 @@ func TestImporterDescriptor(t *testing.T) {
 }
 
 // TestTypedCollection checks, with Argo's expression environment, that an
-// aggregated list of number strings becomes a list of numbers.
+// aggregated list of number strings becomes a list of numbers, without the
+// iterations that produced nothing.
 func TestTypedCollection(t *testing.T) {
-	env := argoenv.GetFuncMap(map[string]any{"tasks.for-loop-2.outputs.parameters.x": `["1","2.5","true"]`})
-	prog, err := expr.Compile(typedCollection("for-loop-2", "x"), expr.Env(env))
+	env := argoenv.GetFuncMap(map[string]any{"tasks.for-loop-2.outputs.parameters.x": `["1","2.5","__kfpargo_absent__","true"]`})
+	prog, err := expr.Compile(typedCollection("for-loop-2", "x", true, true), expr.Env(env))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,8 +99,12 @@ func (t *translation) dagTemplate(name, at string, comp *ir.ComponentSpec) {
 				continue
 			}
 			vf := oneOf(sels, argoName)
-			if len(sels) == 1 && t.collectedScalar(d.Tasks[sels[0].task], sels[0].param) {
-				vf = &wfv1.ValueFrom{Expression: typedCollection(argoName[sels[0].task], sels[0].param)}
+			if len(sels) == 1 {
+				producer := d.Tasks[sels[0].task]
+				if code := t.collected(producer, argoName[sels[0].task], sels[0].param); code != "" {
+					vf = &wfv1.ValueFrom{Expression: code}
+				}
+				vf.Default = absentDefault(producer, false)
 			}
 			tmpl.Outputs.Parameters = append(tmpl.Outputs.Parameters, wfv1.Parameter{Name: p, ValueFrom: vf})
 		}
@@ -116,6 +120,12 @@ func (t *translation) dagTemplate(name, at string, comp *ir.ComponentSpec) {
 			vf := oneOf(sels, argoName)
 			if v, ok := imports[sels[0].task]; ok && len(sels) == 1 {
 				vf = &wfv1.ValueFrom{Expression: importedExpr(v)}
+			} else if len(sels) == 1 {
+				producer := d.Tasks[sels[0].task]
+				if code := t.collected(producer, argoName[sels[0].task], sels[0].param); code != "" {
+					vf = &wfv1.ValueFrom{Expression: code}
+				}
+				vf.Default = absentDefault(producer, comp.OutputDefinitions != nil && comp.OutputDefinitions.Artifacts[a] != nil && comp.OutputDefinitions.Artifacts[a].IsArtifactList)
 			}
 			tmpl.Outputs.Parameters = append(tmpl.Outputs.Parameters, wfv1.Parameter{Name: step.ArtifactParam(a), ValueFrom: vf})
 		}
@@ -253,8 +263,8 @@ func (t *translation) parameterSource(in *ir.InputParameterSpec, def *ir.Paramet
 	switch {
 	case in.TaskOutputParameter != nil:
 		src := in.TaskOutputParameter
-		if t.collectedScalar(t.siblings[src.ProducerTask], src.OutputParameterKey) {
-			return "{{=" + typedCollection(argoName[src.ProducerTask], src.OutputParameterKey) + "}}", nil
+		if code := t.collected(t.siblings[src.ProducerTask], argoName[src.ProducerTask], src.OutputParameterKey); code != "" {
+			return "{{=" + code + "}}", nil
 		}
 		return taskOutputRef(argoName[src.ProducerTask], src.OutputParameterKey), nil
 	case in.ComponentInputParameter != "":
@@ -272,6 +282,19 @@ func (t *translation) parameterSource(in *ir.InputParameterSpec, def *ir.Paramet
 		return encode(def, v)
 	}
 	return "", fmt.Errorf("no value source")
+}
+
+// absentDefault is the value of a DAG output whose producer may have left
+// none: the absent marker for a skipped task, an empty list for a loop with
+// no iterations (or any list output).
+func absentDefault(producer *ir.TaskSpec, list bool) *wfv1.AnyString {
+	switch {
+	case producer != nil && (producer.ParameterIterator != nil || producer.ArtifactIterator != nil), list:
+		return wfv1.AnyStringPtr("[]")
+	case skippable(producer):
+		return wfv1.AnyStringPtr(step.AbsentValue)
+	}
+	return nil
 }
 
 func completedStrategy(task *ir.TaskSpec) bool {
@@ -419,7 +442,7 @@ func finalStatus(argoTask, irTask string) string {
 	status := "tasks[" + exprString(argoTask) + "].status"
 	ok := status + ` in ["Succeeded", "Skipped", "Omitted"]`
 	return "{{=toJson({" +
-		`"state": ` + ok + ` ? "SUCCEEDED" : "FAILED", ` +
+		`"state": ` + ok + ` ? "COMPLETE" : "FAILED", ` +
 		`"pipelineJobResourceName": workflow.name, ` +
 		`"pipelineTaskName": ` + exprString(irTask) + `, ` +
 		`"error": {"message": ` + ok + ` ? "" : ` + status + `} ` +

@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"strings"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -245,8 +246,63 @@ func (t *translation) outputType(compName, k string, depth int) ir.ParameterType
 	return t.outputType(sub.ComponentRef.Name, sel.OutputParameterKey, depth+1)
 }
 
-// typedCollection is expr-lang code that parses each element of an
-// aggregated list of scalars.
-func typedCollection(argoTask, k string) string {
-	return "toJson(map(fromJSON(tasks[" + exprString(argoTask) + "].outputs.parameters[" + exprString(k) + "]), fromJSON(#)))"
+// collected is expr-lang code for a loop task's aggregated output k, or ""
+// when Argo's aggregation can be used as it is. Iterations whose value was
+// absent (a condition inside the loop was false) are dropped, as KFP's
+// dsl.Collected only gathers what ran; scalars are parsed back to their type
+// (Argo aggregates them as strings).
+func (t *translation) collected(producer *ir.TaskSpec, argoTask, k string) string {
+	if producer == nil || producer.ParameterIterator == nil && producer.ArtifactIterator == nil {
+		return ""
+	}
+	typed := t.collectedScalar(producer, k)
+	gaps := t.mayBeAbsent(producer.ComponentRef.Name, k, 0)
+	if !typed && !gaps {
+		return ""
+	}
+	return typedCollection(argoTask, k, typed, gaps)
+}
+
+// typedCollection is expr-lang code that drops absent elements of an
+// aggregated list and/or parses each element of a list of scalars.
+func typedCollection(argoTask, k string, typed, gaps bool) string {
+	code := "fromJSON(tasks[" + exprString(argoTask) + "].outputs.parameters[" + exprString(k) + "])"
+	if gaps {
+		code = "filter(" + code + ", {# != " + exprString(step.AbsentValue) + "})"
+	}
+	if typed {
+		code = "map(" + code + ", fromJSON(#))"
+	}
+	return "toJson(" + code + ")"
+}
+
+// mayBeAbsent reports whether a DAG component's output k can come from a
+// task that a condition skipped, looking through nested DAGs.
+func (t *translation) mayBeAbsent(compName, k string, depth int) bool {
+	comp := t.spec.Components[compName]
+	if comp == nil || comp.DAG == nil || comp.DAG.Outputs == nil || depth > 50 {
+		return false
+	}
+	var producer, key string
+	if o := comp.DAG.Outputs.Parameters[k]; o != nil && o.ValueFromParameter != nil {
+		producer, key = o.ValueFromParameter.ProducerSubtask, o.ValueFromParameter.OutputParameterKey
+	} else if a := comp.DAG.Outputs.Artifacts[strings.TrimPrefix(k, step.ArtifactParamPrefix)]; a != nil && len(a.ArtifactSelectors) == 1 {
+		producer, key = a.ArtifactSelectors[0].ProducerSubtask, step.ArtifactParam(a.ArtifactSelectors[0].OutputArtifactKey)
+	} else {
+		return false
+	}
+	sub := comp.DAG.Tasks[producer]
+	if sub == nil {
+		return false
+	}
+	if conditionOf(sub) != "" {
+		return true
+	}
+	return sub.ParameterIterator == nil && sub.ArtifactIterator == nil && t.mayBeAbsent(sub.ComponentRef.Name, key, depth+1)
+}
+
+// skippable reports whether a DAG task may end without outputs: a condition
+// skipped it, or it is a loop that ran no iteration.
+func skippable(task *ir.TaskSpec) bool {
+	return task != nil && (conditionOf(task) != "" || task.ParameterIterator != nil || task.ArtifactIterator != nil)
 }

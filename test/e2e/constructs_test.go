@@ -10,6 +10,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/kfpargo/kfpargo/runstatus"
+	"github.com/kfpargo/kfpargo/test/runner"
 )
 
 // The corpus has loops, exit handlers, retries and importers only in
@@ -100,15 +101,16 @@ func TestExitHandlerOnFailure(t *testing.T) {
 	if len(steps["report-after-success"]) != 0 {
 		t.Errorf("report-after-success ran after a failed upstream: %+v", steps["report-after-success"])
 	}
-	// And when nothing fails, the exit task sees SUCCEEDED.
+	// And when nothing fails, the exit task sees COMPLETE (KFP's open-source
+	// backend reports ML Metadata's execution state).
 	ok := runPipeline(t, "testdata/exit-handler.yaml", map[string]string{"fail": "false"})
 	defer logOnFailure(t, ok.Workflow)
 	if !ok.Succeeded() {
 		t.Fatalf("run %s: %s", ok.Workflow.Name, ok.Workflow.Status.Phase)
 	}
 	okSteps := stepsByTask(ok.Steps)
-	if got := output(t, okSteps, "cleanup", "state"); got != "SUCCEEDED" {
-		t.Errorf("exit task saw state %q, want SUCCEEDED", got)
+	if got := output(t, okSteps, "cleanup", "state"); got != "COMPLETE" {
+		t.Errorf("exit task saw state %q, want COMPLETE", got)
 	}
 	if got := output(t, okSteps, "report-after-success", "said"); got != "done" {
 		t.Errorf("report-after-success got %q", got)
@@ -118,18 +120,8 @@ func TestExitHandlerOnFailure(t *testing.T) {
 // TestRetryAndImporters: the flaky step succeeds on its second pod; the
 // importers make no pod, and the reader gets a single object and a prefix.
 func TestRetryAndImporters(t *testing.T) {
-	tg := needTarget(t)
-	ctx := context.Background()
-	for key, content := range map[string]string{
-		"e2e-fixtures/greeting.txt": "hello",
-		"e2e-fixtures/data/a.csv":   "1,2",
-		"e2e-fixtures/data/b.csv":   "3,4",
-	} {
-		if _, err := tg.Store.Client().PutObject(ctx, "mlpipeline", key, strings.NewReader(content), int64(len(content)), minio.PutObjectOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res := runPipeline(t, "testdata/retry-importer.yaml", map[string]string{"data_uri": "minio://mlpipeline/e2e-fixtures/data"})
+	uploadFixtures(t, needTarget(t))
+	res := runPipeline(t, "testdata/retry-importer.yaml", map[string]string{"data_uri": fixtureURI + "data"})
 	defer logOnFailure(t, res.Workflow)
 	if res.Workflow.Status.Phase != wfv1.WorkflowSucceeded {
 		t.Fatalf("run %s: %s (%s)", res.Workflow.Name, res.Workflow.Status.Phase, res.Workflow.Status.Message)
@@ -147,6 +139,23 @@ func TestRetryAndImporters(t *testing.T) {
 	}
 	if n := totalPods(t, res); n != 3 {
 		t.Errorf("%d pods, want 3 (two flaky attempts and the reader)", n)
+	}
+}
+
+// fixtureURI is where uploadFixtures puts objects for imports and pipeline
+// input artifacts.
+const fixtureURI = "minio://mlpipeline/e2e-fixtures/"
+
+func uploadFixtures(t *testing.T, tg *runner.Target) {
+	t.Helper()
+	for key, content := range map[string]string{
+		"greeting.txt": "hello",
+		"data/a.csv":   "1,2",
+		"data/b.csv":   "3,4",
+	} {
+		if _, err := tg.Store.Client().PutObject(context.Background(), "mlpipeline", "e2e-fixtures/"+key, strings.NewReader(content), int64(len(content)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/test/kfpsdk"
 	"github.com/kfpargo/kfpargo/test/localstack"
 	"github.com/kfpargo/kfpargo/test/runner"
 )
@@ -17,6 +18,9 @@ import (
 var (
 	target     *runner.Target
 	skipReason string
+	// sdkAvailable: KFP_SDK_DIR is set and Python images on the local
+	// stack run lightweight components with it (package kfpsdk).
+	sdkAvailable bool
 )
 
 func TestMain(m *testing.M) {
@@ -47,7 +51,34 @@ func runMain(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
-	stack, err := localstack.Up(ctx, localstack.Config{Progress: os.Stderr, RequireLauncher: true})
+	cfg := localstack.Config{Progress: os.Stderr, RequireLauncher: true}
+	sdk, ok, err := kfpsdk.Dir()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
+	if ok {
+		// Python images get the SDK stand-ins, so lightweight components
+		// from the corpus run too.
+		// Not under /tmp: the stack's pods get a private one.
+		dir, err := os.MkdirTemp("/var/tmp", "kfpargo-sdk-shim-")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		bin, err := kfpsdk.Shim(dir, sdk)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: SDK shim: %v\n", err)
+			return 1
+		}
+		cfg.ImageDirs = map[string]string{}
+		for _, image := range kfpsdk.PythonImages {
+			cfg.ImageDirs[image] = bin
+		}
+		sdkAvailable = true
+	}
+	stack, err := localstack.Up(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: local stack: %v\n", err)
 		return 1
