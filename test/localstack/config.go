@@ -38,6 +38,10 @@ type Config struct {
 	// RequireLauncher makes a missing ./cmd/launcher an error; otherwise
 	// the launcher image is simply not mapped (and a note is printed).
 	RequireLauncher bool
+	// ImageDirs maps more image repositories (tag ignored) to host
+	// directories whose programs stand in for the image's: the node agent
+	// puts the directory first on such a container's PATH.
+	ImageDirs map[string]string
 	// StopGrace is how long a child gets between SIGTERM and SIGKILL.
 	// Default 10s (the node agent gets three times as much).
 	StopGrace time.Duration

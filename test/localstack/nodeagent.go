@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +58,9 @@ func (s *Stack) stageImages() ([]string, error) {
 			return nil, fmt.Errorf("stage image %s: %w", im.image, err)
 		}
 		flags = append(flags, "--image", imageRepository(im.image)+"="+dir)
+	}
+	for _, image := range slices.Sorted(maps.Keys(s.cfg.ImageDirs)) {
+		flags = append(flags, "--image", imageRepository(image)+"="+s.cfg.ImageDirs[image])
 	}
 	return flags, nil
 }
