@@ -39,6 +39,7 @@ func Translate(p *ir.Pipeline, opts Options) (*wfv1.Workflow, error) {
 		retries:     map[string]string{},
 		extraInputs: map[string][]string{},
 	}
+	t.checkArgoNames()
 	entry := t.names.unique(spec.PipelineInfo.Name)
 	t.dagTemplate(entry, "root", spec.Root)
 	args := t.arguments()
