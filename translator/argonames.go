@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/kfpargo/kfpargo/ir"
+	"github.com/kfpargo/kfpargo/step"
 )
 
 // checkArgoNames rejects input and output names that Argo cannot carry.
@@ -26,10 +27,12 @@ func (t *translation) checkComponentNames(at string, c *ir.ComponentSpec) {
 	if in := c.InputDefinitions; in != nil {
 		t.checkNames(at+".inputDefinitions.parameters", sortedKeys(in.Parameters))
 		t.checkNames(at+".inputDefinitions.artifacts", sortedKeys(in.Artifacts))
+		t.checkCollisions(at+".inputDefinitions", in.Parameters, in.Artifacts, step.TaskParam, itemsParam)
 	}
 	if out := c.OutputDefinitions; out != nil {
 		t.checkNames(at+".outputDefinitions.parameters", sortedKeys(out.Parameters))
 		t.checkNames(at+".outputDefinitions.artifacts", sortedKeys(out.Artifacts))
+		t.checkCollisions(at+".outputDefinitions", out.Parameters, out.Artifacts)
 	}
 	if c.DAG == nil {
 		return
@@ -43,6 +46,25 @@ func (t *translation) checkComponentNames(at string, c *ir.ComponentSpec) {
 			tat := at + ".dag.tasks." + task + ".inputs"
 			t.checkNames(tat+".parameters", sortedKeys(in.Parameters))
 			t.checkNames(tat+".artifacts", sortedKeys(in.Artifacts))
+		}
+	}
+}
+
+// checkCollisions rejects a parameter whose name is the Argo name of one of
+// the artifacts beside it (artifacts travel as parameters "artifact-NAME")
+// or a name the translator itself gives template inputs: Argo would accept
+// the duplicate and both would read one value.
+func (t *translation) checkCollisions(at string, params map[string]*ir.ParameterSpec, arts map[string]*ir.ArtifactSpec, reserved ...string) {
+	taken := map[string]string{}
+	for _, r := range reserved {
+		taken[r] = "a name kfpargo uses itself"
+	}
+	for _, a := range sortedKeys(arts) {
+		taken[step.ArtifactParam(a)] = "the Argo name of artifact " + strconv.Quote(a)
+	}
+	for _, p := range sortedKeys(params) {
+		if why, ok := taken[p]; ok {
+			t.fail(at+".parameters["+strconv.Quote(p)+"]", "the name is %s; rename the parameter", why)
 		}
 	}
 }

@@ -45,3 +45,20 @@ func TestNamesArgoCannotCarry(t *testing.T) {
 		}
 	}
 }
+
+// Artifacts travel as Argo parameters named artifact-NAME, so a parameter
+// of that name would silently share the artifact's value.
+func TestNamesThatCollide(t *testing.T) {
+	for _, tc := range []struct {
+		param, want string
+	}{
+		{"artifact-data", `components.comp-step.inputDefinitions.parameters["artifact-data"]: the name is the Argo name of artifact "data"`},
+		{"kfpargo-task", `components.comp-step.inputDefinitions.parameters["kfpargo-task"]: the name is a name kfpargo uses itself`},
+	} {
+		p := generated(1)
+		p.Spec.Components["comp-step"].InputDefinitions.Parameters[tc.param] = &ir.ParameterSpec{ParameterType: ir.TypeString, IsOptional: true}
+		if _, err := Translate(p, Options{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.param, err, tc.want)
+		}
+	}
+}
