@@ -182,7 +182,13 @@ func kindOf(v any) string {
 		return "a boolean"
 	case []any:
 		return "a list"
-	case map[string]any, map[any]any:
+	case map[string]any:
+		return "a mapping"
+	case map[any]any:
+		// asMap refuses these only for a key that is not a string.
+		if _, ok := asMap(v); !ok {
+			return "a mapping with a non-string key"
+		}
 		return "a mapping"
 	case json.Number, int, int64, uint64, float64:
 		return "a number"
@@ -218,7 +224,18 @@ func toInt(v any) (int64, error) {
 	return 0, fmt.Errorf("expected an integer, got %s", kindOf(v))
 }
 
+// toFloat reads a number. NaN and infinities are refused: JSON, and so
+// every spec the SDK writes, cannot hold them, and the translator could not
+// pass them on.
 func toFloat(v any) (float64, error) {
+	f, err := anyFloat(v)
+	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		return 0, fmt.Errorf("expected a finite number, got %v", f)
+	}
+	return f, err
+}
+
+func anyFloat(v any) (float64, error) {
 	switch n := v.(type) {
 	case int:
 		return float64(n), nil
@@ -244,9 +261,9 @@ func toFloat(v any) (float64, error) {
 // would give it: maps with string keys, []any, float64 numbers, string, bool.
 func normalize(v any, at path) (any, *FieldError) {
 	switch x := v.(type) {
-	case nil, string, bool, float64:
+	case nil, string, bool:
 		return x, nil
-	case int, int64, uint64, json.Number:
+	case int, int64, uint64, json.Number, float64:
 		f, err := toFloat(x)
 		if err != nil {
 			return nil, &FieldError{Path: string(at), Msg: err.Error()}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -158,7 +159,14 @@ func (t *translation) retryTemplate(at, tmplName string, rp *ir.RetryPolicy) (st
 // fail, so the Argo policy is Always (OnFailure would not retry errors such
 // as an evicted pod).
 func retryStrategy(rp *ir.RetryPolicy) (*wfv1.RetryStrategy, error) {
-	limit := intstr.FromInt(int(rp.MaxRetryCount))
+	// Argo keeps both numbers as int32; a larger value would wrap silently.
+	if rp.MaxRetryCount < 0 || rp.MaxRetryCount > math.MaxInt32 {
+		return nil, fmt.Errorf("maxRetryCount: %d is not between 0 and %d", rp.MaxRetryCount, math.MaxInt32)
+	}
+	if f := rp.BackoffFactor; math.IsNaN(f) || f < 0 || f > math.MaxInt32 {
+		return nil, fmt.Errorf("backoffFactor: %v is not between 0 and %d", f, math.MaxInt32)
+	}
+	limit := intstr.FromInt32(int32(rp.MaxRetryCount))
 	rs := &wfv1.RetryStrategy{Limit: &limit, RetryPolicy: wfv1.RetryPolicyAlways}
 	dur, err := duration("backoffDuration", rp.BackoffDuration)
 	if err != nil {

@@ -40,6 +40,7 @@ func Translate(p *ir.Pipeline, opts Options) (*wfv1.Workflow, error) {
 		extraInputs: map[string][]string{},
 		perPod:      perPodComponents(spec),
 	}
+	t.checkArgoNames()
 	entry := t.names.unique(spec.PipelineInfo.Name)
 	t.dagTemplate(entry, "root", spec.Root)
 	args := t.arguments()

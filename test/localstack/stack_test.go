@@ -25,21 +25,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfpargo/kfpargo/test/stacktest"
 )
 
 // TestStack brings a real stack up, runs plain Argo workflows on it, and
 // checks that Down leaves nothing behind.
 func TestStack(t *testing.T) {
-	if os.Getenv("KFPARGO_SKIP_STACK") == "1" {
-		t.Skip("KFPARGO_SKIP_STACK=1: skipping the local-stack integration test")
-	}
-	if os.Geteuid() != 0 {
-		const why = "the local-stack integration test needs root (mount namespaces for the node agent)"
-		if os.Getenv("KFPARGO_REQUIRE_SERVERS") == "1" {
-			t.Fatal(why + "; KFPARGO_REQUIRE_SERVERS=1 forbids skipping")
-		}
-		t.Skip(why + "; skipping")
-	}
+	stacktest.RequireStack(t, "the local-stack integration test", "mount namespaces for the node agent")
 	// Orphans of the stack's processes become our children, so the final
 	// check can see any process that outlived Down.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -57,7 +50,7 @@ func TestStack(t *testing.T) {
 	cfg := Config{
 		StateDir: stateDir,
 		Logger:   zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)),
-		Progress: testWriter{t},
+		Progress: stacktest.LogWriter{T: t},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
@@ -330,13 +323,6 @@ func leftoverProcesses(t *testing.T, stateDir string) []string {
 		}
 	}
 	return left
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // TestCleanupStopsRecordedProcess checks the crash-recovery path with a

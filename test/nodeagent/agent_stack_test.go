@@ -20,6 +20,7 @@ import (
 
 	"github.com/kfpargo/kfpargo/test/localstack"
 	"github.com/kfpargo/kfpargo/test/nodeagent"
+	"github.com/kfpargo/kfpargo/test/stacktest"
 )
 
 // TestAgentOnStack runs plain pods (no Argo) through a real apiserver and
@@ -27,16 +28,7 @@ import (
 // init-container failure, waiting for a missing ConfigMap, deletion of a
 // running pod, and several pods at once.
 func TestAgentOnStack(t *testing.T) {
-	if os.Getenv("KFPARGO_SKIP_STACK") == "1" {
-		t.Skip("KFPARGO_SKIP_STACK=1: skipping the node agent's stack test")
-	}
-	if os.Geteuid() != 0 {
-		const why = "the node agent's stack test needs root (mount and PID namespaces)"
-		if os.Getenv("KFPARGO_REQUIRE_SERVERS") == "1" {
-			t.Fatal(why + "; KFPARGO_REQUIRE_SERVERS=1 forbids skipping")
-		}
-		t.Skip(why + "; skipping")
-	}
+	stacktest.RequireStack(t, "the node agent's stack test", "mount and PID namespaces")
 	// Not under /tmp: containers get a private /tmp.
 	stateDir, err := os.MkdirTemp("/var/tmp", "kfpargo-nodeagent-test-")
 	if err != nil {
@@ -47,7 +39,7 @@ func TestAgentOnStack(t *testing.T) {
 	s, err := localstack.Up(ctx, localstack.Config{
 		StateDir: stateDir,
 		Logger:   zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-		Progress: testWriter{t},
+		Progress: stacktest.LogWriter{T: t},
 	})
 	if err != nil {
 		t.Fatalf("local stack: %v", err)
@@ -84,13 +76,6 @@ type env struct {
 	kc       kubernetes.Interface
 	ns       string
 	stateDir string
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 func shPod(name, script string) *corev1.Pod {
