@@ -4,21 +4,27 @@ package step
 // object-store settings. The launcher removes every KFPARGO_ variable before
 // starting the user's command, so credentials do not leak into user code.
 const (
-	EnvPrefix      = "KFPARGO_"
-	EnvS3Endpoint  = "KFPARGO_S3_ENDPOINT"
-	EnvS3AccessKey = "KFPARGO_S3_ACCESS_KEY"
-	EnvS3SecretKey = "KFPARGO_S3_SECRET_KEY"
-	EnvS3Insecure  = "KFPARGO_S3_INSECURE"
-	EnvS3Region    = "KFPARGO_S3_REGION"
+	EnvPrefix = "KFPARGO_"
+	// EnvS3Prefix is prepended to each key of the object-store Secret, which
+	// the pod imports whole (envFrom): its keys are the variables' names
+	// without the prefix, the SecretKey constants.
+	EnvS3Prefix    = EnvPrefix + "S3_"
+	EnvS3Endpoint  = EnvS3Prefix + SecretKeyEndpoint
+	EnvS3AccessKey = EnvS3Prefix + SecretKeyAccessKey
+	EnvS3SecretKey = EnvS3Prefix + SecretKeySecretKey
+	EnvS3Insecure  = EnvS3Prefix + SecretKeyInsecure
+	EnvS3Region    = EnvS3Prefix + SecretKeyRegion
 )
 
-// Keys of the Secret those variables come from.
+// Keys of the object-store Secret: ENDPOINT (host:port) is required,
+// ACCESS_KEY and SECRET_KEY are the credentials, INSECURE=true means plain
+// HTTP, REGION is optional.
 const (
-	SecretKeyEndpoint  = "endpoint"
-	SecretKeyAccessKey = "accessKey"
-	SecretKeySecretKey = "secretKey"
-	SecretKeyInsecure  = "insecure"
-	SecretKeyRegion    = "region"
+	SecretKeyEndpoint  = "ENDPOINT"
+	SecretKeyAccessKey = "ACCESS_KEY"
+	SecretKeySecretKey = "SECRET_KEY"
+	SecretKeyInsecure  = "INSECURE"
+	SecretKeyRegion    = "REGION"
 )
 
 // AbsentValue stands for an optional input that the task did not bind and

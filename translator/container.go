@@ -121,7 +121,7 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 	for _, e := range c.Env {
 		main.Env = append(main.Env, corev1.EnvVar{Name: e.Name, Value: e.Value})
 	}
-	main.Env = append(main.Env, t.s3Env()...)
+	main.EnvFrom = append(main.EnvFrom, t.s3Env()...)
 	if c.Resources != nil {
 		var patch resourcePatch
 		main.Resources = t.resources(at+".resources", c.Resources, &patch)
@@ -140,23 +140,19 @@ func schemaTitle(a *ir.ArtifactSpec) string {
 	return "system.Artifact"
 }
 
-// s3Env hands the launcher its object-store settings from a Secret, so no
-// credential is ever written into the workflow.
-func (t *translation) s3Env() []corev1.EnvVar {
-	ref := func(env, key string, optional bool) corev1.EnvVar {
-		sel := &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: t.opts.S3Secret}, Key: key}
-		if optional {
-			sel.Optional = &optional
-		}
-		return corev1.EnvVar{Name: env, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: sel}}
-	}
-	return []corev1.EnvVar{
-		ref(step.EnvS3Endpoint, step.SecretKeyEndpoint, false),
-		ref(step.EnvS3AccessKey, step.SecretKeyAccessKey, false),
-		ref(step.EnvS3SecretKey, step.SecretKeySecretKey, false),
-		ref(step.EnvS3Insecure, step.SecretKeyInsecure, true),
-		ref(step.EnvS3Region, step.SecretKeyRegion, true),
-	}
+// s3Env imports the object-store Secret into the launcher's environment,
+// so no credential is ever written into the workflow. It is optional: a
+// step without artifacts runs without it, and the launcher says which
+// variable is missing when a step needs it.
+func (t *translation) s3Env() []corev1.EnvFromSource {
+	optional := true
+	return []corev1.EnvFromSource{{
+		Prefix: step.EnvS3Prefix,
+		SecretRef: &corev1.SecretEnvSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: t.opts.S3Secret},
+			Optional:             &optional,
+		},
+	}}
 }
 
 // resources maps the static resource fields; values that are placeholders

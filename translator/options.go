@@ -27,7 +27,7 @@ type Options struct {
 	// LauncherImage holds the static launcher binary.
 	LauncherImage string
 	// S3Secret names the Secret the launcher reads its object-store endpoint
-	// and credentials from (keys endpoint, accessKey, secretKey, insecure).
+	// and credentials from (keys ENDPOINT, ACCESS_KEY, SECRET_KEY, INSECURE, REGION; see package step).
 	S3Secret string
 	// Params are run arguments by pipeline input name, as text; they are
 	// checked against the input's type.

@@ -58,7 +58,7 @@ is the field path in the spec (or the flag), and exits with code 2.`,
 	fl.StringArrayVarP(&f.params, "param", "p", nil, "run argument NAME=VALUE for a pipeline input, checked against its type (repeatable)")
 	fl.StringVar(&f.pipelineRoot, "pipeline-root", "", "where output artifacts are stored (default: the spec's defaultPipelineRoot, else "+translator.DefaultPipelineRoot+")")
 	fl.StringVar(&f.launcherImage, "launcher-image", translator.DefaultLauncherImage, "image holding the kfpargo launcher binary")
-	fl.StringVar(&f.s3Secret, "s3-secret", translator.DefaultS3Secret, "Secret with the object store's endpoint, accessKey, secretKey (and optional insecure, region)")
+	fl.StringVar(&f.s3Secret, "s3-secret", translator.DefaultS3Secret, "Secret with the object store's settings, imported as KFPARGO_S3_<KEY>: keys ENDPOINT (host:port), ACCESS_KEY, SECRET_KEY, optional INSECURE (true for plain HTTP) and REGION")
 	fl.StringVar(&f.kind, "kind", string(translator.KindWorkflow), "object to produce: workflow (one run), workflowtemplate (a registered pipeline) or cronworkflow (recurring runs, needs --schedule)")
 	fl.StringVar(&f.schedule, "schedule", "", "cron schedule of a cronworkflow, e.g. '0 3 * * *'")
 	fl.StringVar(&f.timezone, "timezone", "", "IANA time zone of the schedule (default: the controller's)")

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kfpargo/kfpargo/step"
+
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -174,11 +176,10 @@ func (s *Stack) configureNamespace(ctx context.Context) error {
 	if _, err := kc.CoreV1().Secrets(Namespace).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: S3SecretName},
 		StringData: map[string]string{
-			"endpoint":  s.S3Endpoint,
-			"accessKey": s.S3AccessKey,
-			"secretKey": s.S3SecretKey,
-			"insecure":  "true",
-			"bucket":    s.Bucket,
+			step.SecretKeyEndpoint:  s.S3Endpoint,
+			step.SecretKeyAccessKey: s.S3AccessKey,
+			step.SecretKeySecretKey: s.S3SecretKey,
+			step.SecretKeyInsecure:  "true",
 		},
 	}, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("secret %s: %w", S3SecretName, err)

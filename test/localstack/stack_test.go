@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kfpargo/kfpargo/step"
 	"github.com/kfpargo/kfpargo/test/stacktest"
 )
 
@@ -134,7 +135,7 @@ func testStorage(ctx context.Context, t *testing.T, s *Stack) {
 	if err != nil {
 		t.Fatalf("secret %s: %v", S3SecretName, err)
 	}
-	for k, want := range map[string]string{"endpoint": s.S3Endpoint, "accessKey": s.S3AccessKey, "secretKey": s.S3SecretKey, "insecure": "true", "bucket": s.Bucket} {
+	for k, want := range map[string]string{step.SecretKeyEndpoint: s.S3Endpoint, step.SecretKeyAccessKey: s.S3AccessKey, step.SecretKeySecretKey: s.S3SecretKey, step.SecretKeyInsecure: "true"} {
 		if got := string(sec.Data[k]); got != want {
 			t.Errorf("secret %s key %s = %q, want %q", S3SecretName, k, got, want)
 		}

@@ -20,8 +20,8 @@ const (
 	NodeName = "kfpargo-local"
 	// Bucket is created in MinIO at start.
 	Bucket = "mlpipeline"
-	// S3SecretName is a Secret in Namespace with keys endpoint, accessKey,
-	// secretKey, insecure and bucket.
+	// S3SecretName is a Secret in Namespace with keys ENDPOINT, ACCESS_KEY,
+	// SECRET_KEY and INSECURE (package step names the keys).
 	S3SecretName = "kfpargo-s3"
 	// ExecutorImage is the executor image configured in Argo; the node
 	// agent maps it to the locally built argoexec.
