@@ -72,7 +72,7 @@ var corpusExcluded = map[string]string{
 	// A component compiled as a pipeline whose input is a
 	// PipelineTaskFinalStatus: only an exit handler can supply one, so it
 	// cannot run in KFP either (compile-only regression test).
-	"component_with_task_final_status_GH-12033.yaml": "its TASK_FINAL_STATUS pipeline input has no producer",
+	"component_with_task_final_status_GH-12033.yaml":                       "its TASK_FINAL_STATUS pipeline input has no producer",
 	"pipeline_with_condition_dynamic_task_output_custom_training_job.yaml": "runs a Vertex AI custom training job",
 }
 
