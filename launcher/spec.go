@@ -77,6 +77,7 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 	str(&s.Task, step.FlagTask, "IR task name")
 	str(&s.PodName, step.FlagPodName, "this pod's name")
 	str(&s.PipelineRoot, step.FlagPipelineRoot, "pipeline root URI; outputs go to ROOT/NAMESPACE/RUN/TASK/OUTPUT")
+	escaped := fs.Bool(strings.TrimPrefix(step.FlagEscapedBraces, "--"), false, "COMMAND's \"{{\" were escaped from Argo; undo that")
 	fs.BoolVar(&s.PerPodOutputs, strings.TrimPrefix(step.FlagPerPodOutputs, "--"), false, "put outputs at ROOT/NAMESPACE/RUN/TASK/POD/OUTPUT (tasks that run more than once per run)")
 	fs.Func(strings.TrimPrefix(step.FlagParam, "--"), "input parameter NAME:TYPE=VALUE (repeatable)", func(v string) error {
 		name, typ, value, err := splitTyped(v, true)
@@ -145,6 +146,11 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 		return nil, err
 	}
 	s.Command = fs.Args()
+	if *escaped {
+		for i, a := range s.Command {
+			s.Command[i] = step.UnescapeBraces(a)
+		}
+	}
 	if len(s.Command) == 0 {
 		return nil, errors.New("no command: expected `-- COMMAND [ARGS...]` after the flags")
 	}

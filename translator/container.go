@@ -3,6 +3,7 @@ package translator
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -101,9 +102,16 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 			}
 		}
 	}
+	user := append(append([]string{}, c.Command...), c.Args...)
+	if slices.ContainsFunc(user, step.NeedsBraceEscape) {
+		// Argo would substitute the user's own {{...}}; KFP passes them on.
+		args = append(args, step.FlagEscapedBraces)
+		for i, a := range user {
+			user[i] = step.EscapeBraces(a)
+		}
+	}
 	args = append(args, "--")
-	args = append(args, c.Command...)
-	args = append(args, c.Args...)
+	args = append(args, user...)
 
 	main := &corev1.Container{
 		Image:        c.Image,

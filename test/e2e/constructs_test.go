@@ -181,3 +181,17 @@ func logOnFailure(t *testing.T, wf *wfv1.Workflow) {
 		logNodes(t, wf)
 	}
 }
+
+// TestLiteralBraces: text in a command that looks like Argo variables
+// reaches the container unchanged.
+func TestLiteralBraces(t *testing.T) {
+	res := runPipeline(t, "testdata/literal-braces.yaml", nil)
+	defer logOnFailure(t, res.Workflow)
+	if !res.Succeeded() {
+		t.Fatalf("run %s: %s", res.Workflow.Name, res.Workflow.Status.Phase)
+	}
+	want := "{{workflow.name}} {{inputs.parameters.x}} {{=1+1}} {{ jinja }} a·b"
+	if got := output(t, stepsByTask(res.Steps), "echo", "text"); got != want {
+		t.Errorf("the command saw %q, want %q", got, want)
+	}
+}
