@@ -41,12 +41,7 @@ func TestLoops(t *testing.T) {
 	if n := totalPods(t, res); n != 13 {
 		t.Errorf("%d pods, want 13: one per executed task, nothing else", n)
 	}
-	var tags []string
-	for _, s := range steps["tag"] {
-		tags = append(tags, s.Outputs["tag"])
-	}
-	sort.Strings(tags)
-	if got := strings.Join(tags, " "); got != "1-x 1-y 2-x 2-y 3-x 3-y" {
+	if got := strings.Join(outputsOf(steps["tag"], "tag"), " "); got != "1-x 1-y 2-x 2-y 3-x 3-y" {
 		t.Errorf("nested loop tags %q", got)
 	}
 	if got := output(t, steps, "join", "total"); got != "24" {
@@ -55,12 +50,7 @@ func TestLoops(t *testing.T) {
 	if got := output(t, steps, "join", "text"); got != "shard 1\nshard 2\nshard 3" {
 		t.Errorf("joined collected artifacts %q", got)
 	}
-	var lines []string
-	for _, s := range steps["check-part"] {
-		lines = append(lines, s.Outputs["line"])
-	}
-	sort.Strings(lines)
-	if got := strings.Join(lines, ","); got != "shard 1,shard 2,shard 3" {
+	if got := strings.Join(outputsOf(steps["check-part"], "line"), ","); got != "shard 1,shard 2,shard 3" {
 		t.Errorf("artifact iterator saw %q", got)
 	}
 	// Three iterations of one IR task wrote three distinct objects.
@@ -157,6 +147,16 @@ func uploadFixtures(t *testing.T, tg *runner.Target) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// outputsOf is output name of every run of a task (loop iterations), sorted.
+func outputsOf(steps []runstatus.Step, name string) []string {
+	var out []string
+	for _, s := range steps {
+		out = append(out, s.Outputs[name])
+	}
+	sort.Strings(out)
+	return out
 }
 
 // maxOverlap is the largest number of steps running at the same instant.
