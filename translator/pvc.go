@@ -66,13 +66,14 @@ func (t *translation) pvcTemplate(name, compName string, comp *ir.ComponentSpec,
 		}
 		tmpl.Resource = &wfv1.ResourceTemplate{
 			Action:   "delete",
-			Manifest: `{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "{{inputs.parameters.pvc_name}}"}}`,
+			Manifest: "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: '{{inputs.parameters.pvc_name}}'\n",
 		}
 	}
 	t.templates = append(t.templates, tmpl)
 }
 
-// createPVCManifest writes the claim as JSON (which is YAML). Optional
+// createPVCManifest writes the claim as YAML whose run-time values are
+// expression tags yielding JSON (which is YAML). Optional
 // inputs left unset hold step.AbsentValue and leave their field out:
 //   - name: pvc_name; else the step's pod name followed by pvc_name_suffix
 //     (KFP puts a UUID before the suffix: the pod name is as unique and
@@ -104,11 +105,13 @@ func createPVCManifest(declared map[string]bool) string {
 	if declared["volume_name"] {
 		volumeName = tag(set("volume_name") + " ? " + in("volume_name") + " : nil")
 	}
-	return `{"apiVersion": "v1", "kind": "PersistentVolumeClaim", ` +
-		`"metadata": {"name": ` + tag(name) + `, "annotations": ` + optional("annotations", "fromJSON("+in("annotations")+")") + `}, ` +
-		`"spec": {"accessModes": {{inputs.parameters.access_modes}}, ` +
-		`"resources": {"requests": {"storage": "{{inputs.parameters.size}}"}}, ` +
-		`"storageClassName": ` + optional("storage_class_name", in("storage_class_name")) + `, ` +
-		`"volumeName": ` + volumeName + `, ` +
-		`"dataSource": ` + optional("data_source", "fromJSON("+in("data_source")+")") + `}}`
+	return "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n" +
+		"  name: " + tag(name) + "\n" +
+		"  annotations: " + optional("annotations", "fromJSON("+in("annotations")+")") + "\n" +
+		"spec:\n" +
+		"  accessModes: {{inputs.parameters.access_modes}}\n" +
+		"  resources:\n    requests:\n      storage: '{{inputs.parameters.size}}'\n" +
+		"  storageClassName: " + optional("storage_class_name", in("storage_class_name")) + "\n" +
+		"  volumeName: " + volumeName + "\n" +
+		"  dataSource: " + optional("data_source", "fromJSON("+in("data_source")+")") + "\n"
 }
