@@ -18,8 +18,9 @@ const workspaceAt = "platforms.kubernetes.pipelineConfig.workspace"
 // workspaceClaim is the run's workspace PVC, from pipelineConfig.workspace:
 // the pvcSpecPatch is the claim's spec (kfpargo has no server-side default
 // to patch) and size its storage request. Argo creates the claim as
-// <workflow name>-kfp-workspace when the run starts and deletes it when the
-// run ends.
+// <workflow name>-kfp-workspace when the run starts and, by its default
+// volumeClaimGC (OnSuccess, which KFP keeps too), deletes it after a
+// successful run and keeps it after a failed one for inspection.
 func (t *translation) workspaceClaim(w *ir.WorkspaceConfig) *corev1.PersistentVolumeClaim {
 	var spec corev1.PersistentVolumeClaimSpec
 	if w.Kubernetes != nil && w.Kubernetes.PvcSpecPatch != nil {
