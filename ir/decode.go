@@ -95,6 +95,10 @@ func (d *decoder) value(src any, dst reflect.Value, at path) {
 			d.fail(at, "%v", err)
 			return
 		}
+		if dst.OverflowInt(n) {
+			d.fail(at, "integer %d out of range for a %d-bit field", n, dst.Type().Bits())
+			return
+		}
 		dst.SetInt(n)
 	case reflect.Float64:
 		f, err := toFloat(src)

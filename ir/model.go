@@ -322,17 +322,3 @@ type RetryPolicy struct {
 type PlatformSpec struct {
 	Platforms map[string]*SinglePlatformSpec `json:"platforms"`
 }
-
-// SinglePlatformSpec holds one platform's settings. The Kubernetes executor
-// configs stay untyped until the translator maps them.
-type SinglePlatformSpec struct {
-	DeploymentSpec *PlatformDeploymentSpec `json:"deploymentSpec"`
-	Platform       string                  `json:"platform"`
-	Config         map[string]any          `json:"config"`
-	PipelineConfig map[string]any          `json:"pipelineConfig"`
-}
-
-// PlatformDeploymentSpec maps executor labels to platform executor configs.
-type PlatformDeploymentSpec struct {
-	Executors map[string]map[string]any `json:"executors"`
-}

@@ -11,6 +11,7 @@ import (
 func Validate(p *Pipeline) error {
 	v := &validator{p: p.Spec}
 	v.spec()
+	v.platform(p.Platform)
 	return v.errs.errOrNil()
 }
 

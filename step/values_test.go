@@ -57,3 +57,9 @@ func TestValueErrors(t *testing.T) {
 		t.Errorf("Decode int 3.0 = %v, %v", v, err)
 	}
 }
+
+func TestWorkspaceArtifactPath(t *testing.T) {
+	if got, want := WorkspaceArtifactPath("/minio/mlpipeline/v2/x"), "/kfp-workspace/.artifacts/minio/mlpipeline/v2/x"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

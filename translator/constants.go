@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kfpargo/kfpargo/ir"
+	"github.com/kfpargo/kfpargo/step"
 )
 
 // constantWithPlaceholders resolves the {{$.…}} placeholders the SDK leaves
@@ -51,6 +52,11 @@ func (t *translation) constantPlaceholder(ph, irTask string, task *ir.TaskSpec, 
 		return irTask, nil
 	case "pipeline_root":
 		return t.opts.PipelineRoot, nil
+	case "workspace_path":
+		if t.workspace == nil {
+			return "", fmt.Errorf("placeholder {{$.workspace_path}}: the pipeline has no workspace (platforms.kubernetes.pipelineConfig.workspace)")
+		}
+		return step.WorkspaceMountPath, nil
 	}
 	name, ok := quotedIndex(ph, "inputs.parameters")
 	if !ok {

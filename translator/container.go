@@ -138,6 +138,7 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 		}
 	}
 	tmpl.Container = main
+	t.applyPlatform(&tmpl, compName, comp)
 	t.templates = append(t.templates, tmpl)
 }
 

@@ -228,6 +228,7 @@ func (t *translation) taskArguments(at, taskName string, task *ir.TaskSpec, argo
 		}
 		args.Parameters = append(args.Parameters, wfv1.Parameter{Name: p, Value: wfv1.AnyStringPtr(value)})
 	}
+	args.Parameters = append(args.Parameters, t.platformArguments(taskName, task, argoName)...)
 	for _, a := range sortedKeys(defs.Artifacts) {
 		in := inputs.Artifacts[a]
 		aat := at + ".inputs.artifacts." + a

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kfpargo/kfpargo/ir"
+	"github.com/kfpargo/kfpargo/step"
 )
 
 // importers finds the DAG's importer tasks and computes each one's artifact
@@ -44,9 +45,6 @@ func (t *translation) importers(at string, d *ir.DAGSpec, argoName map[string]st
 }
 
 func (t *translation) importerDescriptor(imp *ir.ImporterSpec, tn string, task *ir.TaskSpec, argoName map[string]string) (string, error) {
-	if imp.DownloadToWorkspace {
-		return "", fmt.Errorf("downloadToWorkspace is not supported yet")
-	}
 	b := &jsonExprBuilder{t: t, tn: tn, task: task, argoName: argoName}
 	fields := map[string]any{
 		"schemaTitle": imp.TypeSchema.SchemaTitle,
@@ -56,6 +54,19 @@ func (t *translation) importerDescriptor(imp *ir.ImporterSpec, tn string, task *
 	}
 	if len(imp.Metadata) > 0 {
 		fields["metadata"] = imp.Metadata
+	}
+	if imp.DownloadToWorkspace {
+		// No pod downloads it here: the descriptor carries KFP's marker and
+		// each consuming launcher reads the artifact from the workspace,
+		// downloading it there first if no step has yet (see package step).
+		if t.workspace == nil {
+			return "", fmt.Errorf("downloadToWorkspace needs a workspace (platforms.kubernetes.pipelineConfig.workspace)")
+		}
+		md := map[string]any{step.MetadataInWorkspace: true}
+		for k, v := range imp.Metadata {
+			md[k] = v
+		}
+		fields["metadata"] = md
 	}
 	uri := imp.ArtifactURI
 	switch {

@@ -39,16 +39,30 @@ func Translate(p *ir.Pipeline, opts Options) (*wfv1.Workflow, error) {
 		retries:     map[string]string{},
 		extraInputs: map[string][]string{},
 		perPod:      perPodComponents(spec),
+
+		k8s:            p.Kubernetes(),
+		platformInputs: map[string][]platformInput{},
+		pullSecrets:    map[string]bool{},
+	}
+	if pc := t.k8s; pc != nil && pc.PipelineConfig != nil {
+		t.workspace = pc.PipelineConfig.Workspace
 	}
 	t.checkArgoNames()
 	entry := t.names.unique(spec.PipelineInfo.Name)
 	t.dagTemplate(entry, "root", spec.Root)
 	args := t.arguments()
+	wfSpec := wfv1.WorkflowSpec{
+		Entrypoint:         entry,
+		Arguments:          args,
+		ServiceAccountName: opts.ServiceAccount,
+	}
+	t.workflowSettings(&wfSpec)
 	if len(t.errs) > 0 {
 		sort.SliceStable(t.errs, func(i, j int) bool { return t.errs[i].Path < t.errs[j].Path })
 		return nil, t.errs
 	}
 	sort.Slice(t.templates, func(i, j int) bool { return t.templates[i].Name < t.templates[j].Name })
+	wfSpec.Templates = t.templates
 	name := dnsName(spec.PipelineInfo.Name)
 	return &wfv1.Workflow{
 		TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Workflow"},
@@ -60,12 +74,7 @@ func Translate(p *ir.Pipeline, opts Options) (*wfv1.Workflow, error) {
 				AnnotationPipelineRoot: opts.PipelineRoot,
 			},
 		},
-		Spec: wfv1.WorkflowSpec{
-			Entrypoint:         entry,
-			Arguments:          args,
-			Templates:          t.templates,
-			ServiceAccountName: opts.ServiceAccount,
-		},
+		Spec: wfSpec,
 	}, nil
 }
 
@@ -81,6 +90,13 @@ type translation struct {
 	extraInputs map[string][]string     // component -> template inputs its executor reads beyond its declared ones
 	perPod      map[string]bool         // executor components whose outputs need the pod name in their URI
 	errs        ir.Errors
+
+	// The Kubernetes platform spec (platform.go, workspace.go).
+	k8s            *ir.SinglePlatformSpec
+	workspace      *ir.WorkspaceConfig
+	platformInputs map[string][]platformInput // component -> template inputs carrying run-time config values
+	pullSecrets    map[string]bool            // constant image pull secrets, set on the workflow
+	uses           map[string][]ir.TaskUse    // executor label -> tasks running it
 }
 
 func (t *translation) fail(at string, format string, args ...any) {
@@ -211,6 +227,8 @@ func (t *translation) componentTemplate(name string, at string) (string, bool) {
 		case exec == nil:
 			t.fail(cat+".executorLabel", "no executor %q", comp.ExecutorLabel)
 			return "", false
+		case exec.Container != nil && isPVCStub(exec.Container.Image):
+			t.pvcTemplate(tn, name, comp, exec.Container)
 		case exec.Container != nil:
 			t.containerTemplate(tn, name, comp, exec.Container, "deploymentSpec.executors."+comp.ExecutorLabel+".container")
 		case exec.Importer != nil:

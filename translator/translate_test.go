@@ -60,6 +60,12 @@ var goldens = []struct{ name, path string }{
 	{"input-artifact", corpusDir + "/valid/input_artifact.yaml"},
 	{"runtime-resources", corpusDir + "/valid/pipeline_with_string_machine_fields_task_output.yaml"},
 	{"loop-artifact-lists", corpusDir + "/valid/pipeline_with_parallelfor_list_artifacts_GH-12033.yaml"},
+	{"k8s-optional-inputs", corpusDir + "/valid/critical/missing_kubernetes_optional_inputs.yaml"},
+	{"k8s-pod-metadata", corpusDir + "/valid/create_pod_metadata_complex.yaml"},
+	{"k8s-secret-env", corpusDir + "/valid/critical/pipeline_with_secret_as_env.yaml"},
+	{"k8s-pvc", corpusDir + "/valid/pipeline_with_volume_no_cache.yaml"},
+	{"workspace", corpusDir + "/valid/critical/pipeline_with_workspace.yaml"},
+	{"importer-workspace", corpusDir + "/valid/critical/pipeline_with_importer_workspace.yaml"},
 }
 
 func TestGolden(t *testing.T) {
