@@ -29,6 +29,21 @@ func (l Layout) ArtifactPath(loc artifact.Location) string {
 	return filepath.Join(l.LocalRoot, loc.LocalPath())
 }
 
+// InputPath is where an input artifact is read: its usual local path, or,
+// for an artifact marked to live in the pipeline workspace (KFP's
+// _kfp_workspace metadata), that path under the workspace's .artifacts.
+func (l Layout) InputPath(loc artifact.Location, md map[string]any, workspace string) string {
+	if inWorkspace(md) && workspace != "" {
+		return filepath.Join(workspace, ".artifacts", loc.LocalPath())
+	}
+	return l.ArtifactPath(loc)
+}
+
+func inWorkspace(md map[string]any) bool {
+	v, _ := md[step.MetadataInWorkspace].(bool)
+	return v
+}
+
 // UserParamFile is where the user's command writes an output parameter
 // ({{$.outputs.parameters['x'].output_file}}). It sits in the shared emptyDir,
 // which is writable whatever user the image runs as.

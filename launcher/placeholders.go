@@ -200,7 +200,7 @@ func (r *resolver) artifactField(uri string, md map[string]any, rest []string) (
 		if err != nil {
 			return "", err
 		}
-		return r.layout.ArtifactPath(loc), nil
+		return r.layout.InputPath(loc, md, r.spec.Workspace), nil
 	case match(rest, "metadata"):
 		b, err := json.Marshal(md)
 		return string(b), err

@@ -130,7 +130,17 @@ func (r *Runner) downloadInputs(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("input %s: %w", name, err)
 			}
-			local := r.Layout.ArtifactPath(loc)
+			local := r.Layout.InputPath(loc, d.Metadata, r.Spec.Workspace)
+			if inWorkspace(d.Metadata) {
+				if r.Spec.Workspace == "" {
+					return fmt.Errorf("input %s: %s is marked to be read from the pipeline workspace (%s), but this step has no %s", name, d.URI, step.MetadataInWorkspace, step.FlagWorkspace)
+				}
+				if _, err := os.Stat(local); err == nil {
+					// An earlier step put it there; the workspace is shared.
+					r.Log.Info("input in the workspace", zap.String("artifact", name), zap.String("path", local))
+					continue
+				}
+			}
 			jobs = append(jobs, func() error {
 				start := time.Now()
 				got, err := r.Store.Download(ctx, d, local)

@@ -14,6 +14,7 @@ import (
 	"github.com/kfpargo/kfpargo/artifact"
 	"github.com/kfpargo/kfpargo/launcher"
 	"github.com/kfpargo/kfpargo/test/servers"
+	"github.com/minio/minio-go/v7"
 )
 
 type stepEnv struct {
@@ -239,5 +240,50 @@ func TestLoopFanIn(t *testing.T) {
 	got, _ := os.ReadFile(e.layout.ArgoParamFile("joined"))
 	if string(got) != "part a\npart b\n" {
 		t.Fatalf("fan-in read %q", got)
+	}
+}
+
+// TestWorkspaceInputs: an artifact marked to live in the pipeline workspace
+// (an importer with downloadToWorkspace) is downloaded there once, read from
+// there by later steps, and refused by a step without a workspace.
+func TestWorkspaceInputs(t *testing.T) {
+	e := newStepEnv(t)
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "f")
+	_ = os.WriteFile(src, []byte("shared data"), 0o644)
+	loc, _ := artifact.ParseURI("minio://mlpipeline/imports/f")
+	if _, err := e.store.Upload(ctx, src, loc); err != nil {
+		t.Fatal(err)
+	}
+	desc := `{"uri":"minio://mlpipeline/imports/f","schemaTitle":"system.Dataset","metadata":{"_kfp_workspace":true}}`
+	ws := t.TempDir()
+	read := func(workspace string) (int, string) {
+		e.layout.StepDir = filepath.Join(t.TempDir(), "kfpargo")
+		args := append(append([]string{}, common...), "--task", "use")
+		if workspace != "" {
+			args = append(args, "--workspace", workspace)
+		}
+		args = append(args, "--artifact", "d:system.Dataset="+desc, "--output-param", "where:STRING",
+			"--", "sh", "-c", `printf '%s' "$0" > "$1"`, "{{$.inputs.artifacts['d'].path}}", "{{$.outputs.parameters['where'].output_file}}")
+		code := e.run(t, args...)
+		b, _ := os.ReadFile(e.layout.ArgoParamFile("where"))
+		return code, string(b)
+	}
+	want := filepath.Join(ws, ".artifacts", "minio", "mlpipeline", "imports", "f")
+	if code, where := read(ws); code != 0 || where != want {
+		t.Fatalf("exit %d, path %q, want %q", code, where, want)
+	}
+	if b, err := os.ReadFile(want); err != nil || string(b) != "shared data" {
+		t.Fatalf("workspace copy %q (%v)", b, err)
+	}
+	// A later step finds it in the workspace, even with the object gone.
+	if err := e.store.Client().RemoveObject(ctx, "mlpipeline", "imports/f", minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if code, where := read(ws); code != 0 || where != want {
+		t.Fatalf("second step: exit %d, path %q", code, where)
+	}
+	if code, _ := read(""); code != launcher.ExitInputs {
+		t.Errorf("a step without a workspace: exit %d, want %d", code, launcher.ExitInputs)
 	}
 }

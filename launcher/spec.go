@@ -24,6 +24,8 @@ type Spec struct {
 	PodName         string
 	PipelineRoot    string
 	PerPodOutputs   bool
+	// Workspace is where the pipeline workspace is mounted; empty without one.
+	Workspace string
 	Params          map[string]Param
 	Artifacts       map[string]InputArtifact
 	OutputParams    map[string]ir.ParameterType
@@ -78,6 +80,7 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 	str(&s.PodName, step.FlagPodName, "this pod's name")
 	str(&s.PipelineRoot, step.FlagPipelineRoot, "pipeline root URI; outputs go to ROOT/NAMESPACE/RUN/TASK/OUTPUT")
 	escaped := fs.Bool(strings.TrimPrefix(step.FlagEscapedBraces, "--"), false, "COMMAND's \"{{\" were escaped from Argo; undo that")
+	str(&s.Workspace, step.FlagWorkspace, "where the pipeline workspace is mounted (pipelines with a workspace)")
 	fs.BoolVar(&s.PerPodOutputs, strings.TrimPrefix(step.FlagPerPodOutputs, "--"), false, "put outputs at ROOT/NAMESPACE/RUN/TASK/POD/OUTPUT (tasks that run more than once per run)")
 	fs.Func(strings.TrimPrefix(step.FlagParam, "--"), "input parameter NAME:TYPE=VALUE (repeatable)", func(v string) error {
 		name, typ, value, err := splitTyped(v, true)
