@@ -16,16 +16,16 @@ import (
 
 // Spec is what the translator told the launcher about one step.
 type Spec struct {
-	PipelineName    string
-	RunName         string
-	RunUID          string
-	Namespace       string
-	Task            string
-	PodName         string
-	PipelineRoot    string
-	PerPodOutputs   bool
+	PipelineName  string
+	RunName       string
+	RunUID        string
+	Namespace     string
+	Task          string
+	PodName       string
+	PipelineRoot  string
+	PerPodOutputs bool
 	// Workspace is where the pipeline workspace is mounted; empty without one.
-	Workspace string
+	Workspace       string
 	Params          map[string]Param
 	Artifacts       map[string]InputArtifact
 	OutputParams    map[string]ir.ParameterType
