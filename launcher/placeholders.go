@@ -228,6 +228,7 @@ func (r *resolver) context(name string) (string, error) {
 	case "pipeline_task_name":
 		return r.spec.Task, nil
 	case "pipeline_task_uuid":
+		// KFP gives an execution ID; the pod name is this task's unique ID.
 		return r.spec.PodName, nil
 	case "pipeline_root":
 		return r.spec.PipelineRoot, nil

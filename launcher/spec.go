@@ -149,6 +149,7 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 		return nil, err
 	}
 	s.Command = fs.Args()
+	s.resolveTaskContext()
 	if *escaped {
 		for i, a := range s.Command {
 			s.Command[i] = step.UnescapeBraces(a)
@@ -170,6 +171,22 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 		}
 	}
 	return s, nil
+}
+
+// taskUUIDPlaceholder is the one context placeholder the translator cannot
+// resolve in a constant: the task's pod does not exist yet when Argo binds
+// a DAG task's arguments, so the value arrives here unresolved.
+const taskUUIDPlaceholder = "{{$.pipeline_task_uuid}}"
+
+// resolveTaskContext fills in {{$.pipeline_task_uuid}} in string parameter
+// values, with the same value the placeholder has in the command.
+func (s *Spec) resolveTaskContext() {
+	for name, p := range s.Params {
+		if v, ok := p.Value.(string); ok && p.Type == ir.TypeString && strings.Contains(v, taskUUIDPlaceholder) {
+			p.Value = strings.ReplaceAll(v, taskUUIDPlaceholder, s.PodName)
+			s.Params[name] = p
+		}
+	}
 }
 
 // parseDescriptorList reads a list input. Argo aggregates a loop's outputs

@@ -93,7 +93,11 @@ func TestParseRunArgsErrors(t *testing.T) {
 			t.Errorf("%q: got %v, want %q", tc.args, err, tc.want)
 		}
 	}
-	s, err := ParseRunArgs([]string{"--param", "x:STRING=" + step.AbsentValue, "--", "true"}, io.Discard)
+	s, err := ParseRunArgs([]string{"--pod-name", "run-1-t-42", "--param", "id:STRING=task {{$.pipeline_task_uuid}}", "--", "true"}, io.Discard)
+	if err != nil || s.Params["id"].Value != "task run-1-t-42" {
+		t.Errorf("task uuid in a constant: %+v %v", s.Params["id"], err)
+	}
+	s, err = ParseRunArgs([]string{"--param", "x:STRING=" + step.AbsentValue, "--", "true"}, io.Discard)
 	if err != nil || s.Params["x"].Present {
 		t.Errorf("absent value: %+v %v", s, err)
 	}

@@ -52,6 +52,12 @@ func (t *translation) constantPlaceholder(ph, irTask string, task *ir.TaskSpec, 
 		return irTask, nil
 	case "pipeline_root":
 		return t.opts.PipelineRoot, nil
+	case "pipeline_job_create_time_utc":
+		return "{{workflow.creationTimestamp}}", nil
+	case "pipeline_task_uuid":
+		// Known only once the pod exists: left for the launcher, which
+		// resolves it in parameter values (Argo leaves {{$...}} alone).
+		return "{{$." + ph + "}}", nil
 	case "workspace_path":
 		if t.workspace == nil {
 			return "", fmt.Errorf("placeholder {{$.workspace_path}}: the pipeline has no workspace (platforms.kubernetes.pipelineConfig.workspace)")
