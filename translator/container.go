@@ -21,9 +21,23 @@ import (
 // copied in by an init container, wraps the component's command and resolves
 // its placeholders at run time.
 func (t *translation) containerTemplate(name, compName string, comp *ir.ComponentSpec, c *ir.ContainerSpec, at string) {
+	userArgv := append(append([]string{}, c.Command...), c.Args...)
 	if len(c.Command) == 0 {
-		t.fail(at+".command", "containers without a command (the image's entrypoint) are not supported yet")
-		return
+		// The image's entrypoint is meant; the launcher wraps the command,
+		// so it must be spelled out.
+		img, ok := t.opts.Images[c.Image]
+		if !ok {
+			reason := t.opts.ImageLookupErrors[c.Image]
+			if reason == "" {
+				reason = "no registry lookup was made"
+			}
+			t.fail(at+".command", "the container has no command, so the image's entrypoint is meant, and kfpargo must know it to wrap it: it could not be read from the registry (%s); pass --image-entrypoint %s=CMD", reason, c.Image)
+			return
+		}
+		userArgv = append(append([]string{}, img.Entrypoint...), c.Args...)
+		if len(c.Args) == 0 {
+			userArgv = append(userArgv, img.Cmd...)
+		}
 	}
 	tmpl := wfv1.Template{
 		Name:     name,
@@ -102,7 +116,7 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 			}
 		}
 	}
-	user := append(append([]string{}, c.Command...), c.Args...)
+	user := userArgv
 	if slices.ContainsFunc(user, step.NeedsBraceEscape) {
 		// Argo would substitute the user's own {{...}}; KFP passes them on.
 		args = append(args, step.FlagEscapedBraces)

@@ -1,5 +1,7 @@
 package translator
 
+import "github.com/kfpargo/kfpargo/ir"
+
 // Kind is the Argo object a pipeline is translated to.
 type Kind string
 
@@ -39,7 +41,35 @@ type Options struct {
 	Schedule string
 	Timezone string
 
+	// Images gives, by image reference as the spec writes it, what an
+	// image runs by default, for containers that name no command.
+	Images map[string]ImageDefaults
+	// ImageLookupErrors says, by image, why its defaults are unknown; the
+	// error for a container without a command quotes it.
+	ImageLookupErrors map[string]string
+
 	allowMissingInputs bool
+}
+
+// ImageDefaults is an image's ENTRYPOINT and CMD. As in Kubernetes, a
+// container without a command runs Entrypoint followed by its args, or by
+// Cmd when it has no args.
+type ImageDefaults struct {
+	Entrypoint []string
+	Cmd        []string
+}
+
+// ImagesWithoutCommand lists the images of container executors that name
+// no command (CreatePVC/DeletePVC stand-ins aside), sorted: the images
+// whose defaults a caller must look up before translating.
+func ImagesWithoutCommand(p *ir.Pipeline) []string {
+	seen := map[string]bool{}
+	for _, e := range p.Spec.DeploymentSpec.Executors {
+		if c := e.Container; c != nil && len(c.Command) == 0 && !isPVCStub(c.Image) {
+			seen[c.Image] = true
+		}
+	}
+	return sortedKeys(seen)
 }
 
 func (o Options) withDefaults(specRoot string) Options {

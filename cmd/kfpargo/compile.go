@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kfpargo/kfpargo/imageconfig"
 	"github.com/kfpargo/kfpargo/ir"
 	"github.com/kfpargo/kfpargo/translator"
 )
@@ -23,6 +26,9 @@ type compileFlags struct {
 	sa            string
 	schedule      string
 	timezone      string
+	entrypoints   []string
+	lookup        bool
+	lookupTimeout time.Duration
 }
 
 func newCompileCommand() *cobra.Command {
@@ -36,13 +42,19 @@ PIPELINE is a spec compiled by the KFP SDK: .yaml/.yml or .json (the pipeline sp
 optionally followed by the Kubernetes platform spec), a .zip or .tar.gz holding one
 spec, or - for standard input. The Workflow is printed as YAML on stdout.
 
+A container without a command runs its image's entrypoint. The launcher wraps the
+command, so kfpargo reads the ENTRYPOINT and CMD from the image's registry (with the
+local Docker credentials) or takes them from --image-entrypoint; if neither works the
+spec is refused with the registry's reason.
+
 Invalid input prints one line per problem, "error: FILE: PATH: message", where PATH
 is the field path in the spec (or the flag), and exits with code 2.`,
 		Example: `  kfpargo compile pipeline.yaml > workflow.yaml
   kfpargo compile pipeline.yaml --param hidden_units=256 -o workflow.yaml
   cat pipeline.json | kfpargo compile -
   kfpargo compile pipeline.yaml --kind workflowtemplate > template.yaml
-  kfpargo compile pipeline.yaml --kind cronworkflow --schedule '0 3 * * *' --timezone Europe/Berlin`,
+  kfpargo compile pipeline.yaml --kind cronworkflow --schedule '0 3 * * *' --timezone Europe/Berlin
+  kfpargo compile pipeline.yaml --image-entrypoint 'gcr.io/team/trainer:1=["python", "-m", "train"]'`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("compile takes exactly one PIPELINE argument (got %d); see kfpargo compile --help", len(args))}
@@ -63,6 +75,9 @@ is the field path in the spec (or the flag), and exits with code 2.`,
 	fl.StringVar(&f.schedule, "schedule", "", "cron schedule of a cronworkflow, e.g. '0 3 * * *'")
 	fl.StringVar(&f.timezone, "timezone", "", "IANA time zone of the schedule (default: the controller's)")
 	fl.StringVar(&f.sa, "service-account", "", "service account for the workflow's pods (default: the namespace's default)")
+	fl.StringArrayVar(&f.entrypoints, "image-entrypoint", nil, "IMAGE=CMD: the entrypoint of an image used by containers without a command, as a JSON array or space-separated words; skips the registry lookup for that image (repeatable)")
+	fl.BoolVar(&f.lookup, "registry-lookup", true, "read the entrypoint of images used by containers without a command from their registry; false keeps the compile offline")
+	fl.DurationVar(&f.lookupTimeout, "registry-timeout", 10*time.Second, "time allowed for each registry lookup")
 	return cmd
 }
 
@@ -87,15 +102,21 @@ func runCompile(cmd *cobra.Command, file string, f compileFlags) error {
 	if err != nil {
 		return report(cmd.ErrOrStderr(), name, err)
 	}
+	images, lookupErrs, err := imageDefaults(cmd.Context(), p, f)
+	if err != nil {
+		return usageError{err}
+	}
 	obj, err := translator.TranslateObject(p, translator.Options{
-		Kind:           translator.Kind(f.kind),
-		PipelineRoot:   f.pipelineRoot,
-		LauncherImage:  f.launcherImage,
-		S3Secret:       f.s3Secret,
-		Params:         params,
-		ServiceAccount: f.sa,
-		Schedule:       f.schedule,
-		Timezone:       f.timezone,
+		Images:            images,
+		ImageLookupErrors: lookupErrs,
+		Kind:              translator.Kind(f.kind),
+		PipelineRoot:      f.pipelineRoot,
+		LauncherImage:     f.launcherImage,
+		S3Secret:          f.s3Secret,
+		Params:            params,
+		ServiceAccount:    f.sa,
+		Schedule:          f.schedule,
+		Timezone:          f.timezone,
 	})
 	if err != nil {
 		return report(cmd.ErrOrStderr(), name, err)
@@ -112,6 +133,40 @@ func runCompile(cmd *cobra.Command, file string, f compileFlags) error {
 		return fmt.Errorf("write %s: %w", f.output, err)
 	}
 	return nil
+}
+
+// imageDefaults finds the ENTRYPOINT and CMD of every image that a
+// container without a command uses: from --image-entrypoint, else from the
+// registry; why a lookup failed goes to the translator's error.
+func imageDefaults(ctx context.Context, p *ir.Pipeline, f compileFlags) (map[string]translator.ImageDefaults, map[string]string, error) {
+	images := map[string]translator.ImageDefaults{}
+	for _, flag := range f.entrypoints {
+		image, ep, err := imageconfig.ParseEntrypoint(flag)
+		if err != nil {
+			return nil, nil, err
+		}
+		images[image] = translator.ImageDefaults{Entrypoint: ep}
+	}
+	errs := map[string]string{}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	for _, image := range translator.ImagesWithoutCommand(p) {
+		if _, ok := images[image]; ok {
+			continue
+		}
+		if !f.lookup {
+			errs[image] = "--registry-lookup=false"
+			continue
+		}
+		cfg, err := imageconfig.Lookup(ctx, image, f.lookupTimeout)
+		if err != nil {
+			errs[image] = err.Error()
+			continue
+		}
+		images[image] = translator.ImageDefaults{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd}
+	}
+	return images, errs, nil
 }
 
 func readInput(stdin io.Reader, file string) ([]byte, error) {

@@ -122,3 +122,34 @@ func TestInvalidCorpusExitsTwo(t *testing.T) {
 		}
 	}
 }
+
+// TestImageEntrypoint: a container without a command needs its image's
+// entrypoint; --image-entrypoint gives it, and without it (and offline) the
+// error names the field, the image and the flag.
+func TestImageEntrypoint(t *testing.T) {
+	spec := `pipelineInfo: {name: p}
+schemaVersion: 2.1.0
+root:
+  dag:
+    tasks:
+      run: {componentRef: {name: comp-run}, taskInfo: {name: run}}
+components:
+  comp-run: {executorLabel: exec-run}
+deploymentSpec:
+  executors:
+    exec-run:
+      container: {image: registry.invalid/team/tool:1, args: [--fast]}
+`
+	code, out, errs := runCLI(t, spec, "compile", "-", "--image-entrypoint", `registry.invalid/team/tool:1=["/bin/tool", "run"]`)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "- --\n      - /bin/tool\n      - run\n      - --fast\n") {
+		t.Errorf("the entrypoint and args are not the wrapped command:\n%s", out)
+	}
+	code, _, errs = runCLI(t, spec, "compile", "-", "--registry-lookup=false")
+	if code != exitInvalid || !strings.Contains(errs, "deploymentSpec.executors.exec-run.container.command") ||
+		!strings.Contains(errs, "--registry-lookup=false") || !strings.Contains(errs, "pass --image-entrypoint registry.invalid/team/tool:1=CMD") {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+}
