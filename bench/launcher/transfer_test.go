@@ -1,0 +1,131 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/test/servers"
+)
+
+// transfer is one way of moving the file; the store and plain minio-go take
+// turns at each.
+type transfer struct {
+	name string
+	run  func(ctx context.Context, round int) error
+	wall []time.Duration
+	cpu  []time.Duration
+}
+
+// cpuTime is this process's user+system time: the client's cost of a
+// transfer (hashing, signing, copying), as opposed to the server's.
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestTransfer1GiB uploads and downloads a 1 GiB file through artifact.Store
+// and through plain minio-go FPutObject/FGetObject against the same MinIO,
+// alternating which goes first in each round.
+func TestTransfer1GiB(t *testing.T) {
+	requireBench(t)
+	const size = 1 << 30
+	rounds := envInt(t, "KFPARGO_BENCH_ROUNDS", 3)
+	const bucket = "bench"
+	m := servers.StartMinio(t, bucket)
+	store, err := artifact.NewStore(artifact.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := m.Client
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	writeRandomFile(t, src, size)
+	ctx := context.Background()
+
+	key := func(who string, round int) string { return fmt.Sprintf("%s/%d", who, round) }
+	descs := map[int]*artifact.Descriptor{}
+	dst := filepath.Join(dir, "dst")
+	ups := [2]*transfer{
+		{name: "artifact.Store", run: func(ctx context.Context, round int) error {
+			d, err := store.Upload(ctx, src, artifact.Location{Scheme: "minio", Bucket: bucket, Key: key("store", round)})
+			descs[round] = d
+			return err
+		}},
+		{name: "minio-go", run: func(ctx context.Context, round int) error {
+			_, err := plain.FPutObject(ctx, bucket, key("plain", round), src, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+			return err
+		}},
+	}
+	downs := [2]*transfer{
+		{name: "artifact.Store", run: func(ctx context.Context, round int) error {
+			_, err := store.Download(ctx, descs[round], dst)
+			return err
+		}},
+		{name: "minio-go", run: func(ctx context.Context, round int) error {
+			return plain.FGetObject(ctx, bucket, key("plain", round), dst, minio.GetObjectOptions{})
+		}},
+	}
+	measure := func(tr *transfer, round int) {
+		t.Helper()
+		_ = os.Remove(dst)
+		c0, w0 := cpuTime(t), time.Now()
+		if err := tr.run(ctx, round); err != nil {
+			t.Fatalf("%s round %d: %v", tr.name, round, err)
+		}
+		wall, cpu := time.Since(w0), cpuTime(t)-c0
+		tr.wall, tr.cpu = append(tr.wall, wall), append(tr.cpu, cpu)
+		t.Logf("round %d %s: %.0f MiB/s, client CPU %.2fs", round, tr.name, mibps(size, wall), cpu.Seconds())
+	}
+	for round := range rounds {
+		first, second := round%2, 1-round%2
+		measure(ups[first], round)
+		measure(ups[second], round)
+		measure(downs[first], round)
+		measure(downs[second], round)
+		_ = os.Remove(dst)
+		for _, k := range []string{key("store", round), key("plain", round)} {
+			if err := plain.RemoveObject(ctx, bucket, k, minio.RemoveObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got, ok := descs[0]; !ok || got.Size != size {
+		t.Fatalf("store upload descriptor %+v", got)
+	}
+
+	rows := []row{}
+	for _, pair := range []struct {
+		what string
+		tr   [2]*transfer
+	}{{"upload 1 GiB", ups}, {"download 1 GiB", downs}} {
+		s, p := median(pair.tr[0].wall), median(pair.tr[1].wall)
+		ratio := p.Seconds() / s.Seconds()
+		rows = append(rows, row{
+			measure:  pair.what + " (median of " + fmt.Sprint(rounds) + ", MiB/s)",
+			value:    fmt.Sprintf("%.0f", mibps(size, s)),
+			baseline: fmt.Sprintf("%.0f (minio-go)", mibps(size, p)),
+			ratio:    fmt.Sprintf("%.2f×", ratio),
+			target:   "≥ 0.9×",
+			met:      verdict(ratio >= 0.9),
+		}, row{
+			measure:  pair.what + ": client CPU (median, s)",
+			value:    fmt.Sprintf("%.2f", median(pair.tr[0].cpu).Seconds()),
+			baseline: fmt.Sprintf("%.2f (minio-go)", median(pair.tr[1].cpu).Seconds()),
+			ratio:    fmt.Sprintf("%.2f×", median(pair.tr[0].cpu).Seconds()/median(pair.tr[1].cpu).Seconds()),
+			target:   "–",
+			met:      "–",
+		})
+	}
+	report(t, rows...)
+}
