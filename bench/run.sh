@@ -5,7 +5,7 @@
 # launcher binary is run with its production layout.
 #
 #   bench/run.sh                        all of them (~10 minutes, ~12 GiB of disk)
-#   KFPARGO_BENCH_ROUNDS=3 bench/run.sh fewer 1 GiB transfer rounds (default 5)
+#   KFPARGO_BENCH_ROUNDS=3 bench/run.sh fewer 1 GiB transfer rounds (default 6)
 #   KFPARGO_BENCH_N=100 bench/run.sh    fewer startup runs (default 200)
 #   bench/run.sh -run Startup           pass go test flags, e.g. one benchmark
 set -eu
