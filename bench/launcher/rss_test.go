@@ -113,6 +113,9 @@ func TestPeakRSS4GiB(t *testing.T) {
 	t.Cleanup(func() {
 		_ = os.RemoveAll(localBucket)
 		_ = os.Remove(descFile)
+		// The directories only if this run left them empty.
+		_ = os.Remove(filepath.Dir(descFile))
+		_ = os.Remove(filepath.Dir(filepath.Dir(descFile)))
 	})
 
 	// The file is made here, on the same filesystem as /minio, so the
