@@ -98,18 +98,17 @@ func (s *Store) Upload(ctx context.Context, local string, loc Location) (*Descri
 // request (S3 returns it as X-Amz-Meta-Kfpargo-Sha256).
 const MetaSHA256 = "Kfpargo-Sha256"
 
-// hashFirstLimit: files up to this size are hashed before they are sent, so
-// the digest rides in the PUT's metadata. Larger files are hashed while they
-// upload (the second read comes from the page cache) and the digest is
-// attached afterwards by a server-side copy, which costs no transfer.
-const hashFirstLimit = 64 << 20
-
-// maxCopySize is S3's limit for a single-request server-side copy.
-const maxCopySize = 5 << 30
-
-// putFile uploads one file. The file itself (seekable, ReaderAt) is handed
-// to minio-go, so large files go up as parallel multipart uploads and every
-// request can be retried after a transient error.
+// putFile uploads one file. Its SHA-256 is computed first, in a pass of its
+// own, so that it rides in the upload's metadata; the file itself (seekable,
+// ReaderAt) is then handed to minio-go, so large files go up as parallel
+// multipart uploads and every request can be retried after a transient
+// error.
+//
+// Hashing while uploading and attaching the digest afterwards by copying
+// the object onto itself was measured slower: MinIO rewrites all the data
+// on such a copy unless the object carries a full-object checksum, which
+// minio-go sends only as a trailer, and a part sent with a trailer is not
+// retried. See docs/benchmarks-launcher.md.
 func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string, int64, error) {
 	f, err := os.Open(local)
 	if err != nil {
@@ -121,67 +120,33 @@ func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string,
 		return "", 0, fmt.Errorf("upload %s: %w", local, err)
 	}
 	size := fi.Size()
-	dest := fmt.Sprintf("s3://%s/%s", bucket, key)
-	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
-	if size <= hashFirstLimit {
-		sum, err := digestOf(f)
-		if err != nil {
-			return "", 0, fmt.Errorf("upload %s: %w", local, err)
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return "", 0, fmt.Errorf("upload %s: %w", local, err)
-		}
-		opts.UserMetadata = map[string]string{MetaSHA256: sum}
-		if _, err := s.client.PutObject(ctx, bucket, key, f, size, opts); err != nil {
-			return "", 0, fmt.Errorf("upload %s to %s: %w", local, dest, err)
-		}
-		return sum, size, nil
-	}
-	var sum string
-	var hashErr error
-	hashed := make(chan struct{})
-	go func() {
-		defer close(hashed)
-		g, err := os.Open(local)
-		if err != nil {
-			hashErr = err
-			return
-		}
-		defer g.Close()
-		sum, hashErr = digestOf(g)
-	}()
-	_, err = s.client.PutObject(ctx, bucket, key, f, size, opts)
-	<-hashed
+	sum, err := digestOf(f)
 	if err != nil {
-		return "", 0, fmt.Errorf("upload %s to %s: %w", local, dest, err)
+		return "", 0, fmt.Errorf("upload %s: %w", local, err)
 	}
-	if hashErr != nil {
-		return "", 0, fmt.Errorf("upload %s: %w", local, hashErr)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", 0, fmt.Errorf("upload %s: %w", local, err)
 	}
-	if err := s.setDigest(ctx, bucket, key, size, sum); err != nil {
-		return "", 0, fmt.Errorf("upload %s to %s: record digest: %w", local, dest, err)
+	opts := minio.PutObjectOptions{
+		ContentType:  "application/octet-stream",
+		UserMetadata: map[string]string{MetaSHA256: sum},
+		// Over plain HTTP minio-go would otherwise sign every chunk of the
+		// body with a SHA-256 of its own, a second full hashing pass that
+		// costs as much CPU as the digest above (over HTTPS it never does).
+		// The content is covered anyway: the digest travels in a signed
+		// header and every download checks the bytes against it.
+		DisableContentSha256: true,
+	}
+	if _, err := s.client.PutObject(ctx, bucket, key, f, size, opts); err != nil {
+		return "", 0, fmt.Errorf("upload %s to s3://%s/%s: %w", local, bucket, key, err)
 	}
 	return sum, size, nil
-}
-
-// setDigest attaches the digest to an uploaded object by copying it onto
-// itself with new metadata (MinIO only rewrites the metadata).
-func (s *Store) setDigest(ctx context.Context, bucket, key string, size int64, sum string) error {
-	dst := minio.CopyDestOptions{Bucket: bucket, Object: key, ReplaceMetadata: true,
-		UserMetadata: map[string]string{MetaSHA256: sum}}
-	src := minio.CopySrcOptions{Bucket: bucket, Object: key}
-	if size <= maxCopySize {
-		_, err := s.client.CopyObject(ctx, dst, src)
-		return err
-	}
-	_, err := s.client.ComposeObject(ctx, dst, src)
-	return err
 }
 
 // digestOf reads r to the end and returns its SHA-256 in hex.
 func digestOf(r io.Reader) (string, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
+	if _, err := io.CopyBuffer(h, r, make([]byte, hashBatchSize)); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -291,7 +256,8 @@ func (s *Store) getFile(ctx context.Context, bucket, key, local, want string) (s
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	h := sha256.New()
+	h := newAsyncHash()
+	defer h.close()
 	var n int64
 	var etag string
 	for attempt := 1; ; attempt++ {
@@ -310,7 +276,7 @@ func (s *Store) getFile(ctx context.Context, bucket, key, local, want string) (s
 	if err := tmp.Close(); err != nil {
 		return "", 0, fmt.Errorf("download %s: %w", src, err)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	sum := h.Sum()
 	if want != "" && sum != want {
 		return "", 0, fmt.Errorf("download %s: content digest %s does not match descriptor %s", src, sum, want)
 	}
@@ -332,22 +298,26 @@ func (s *Store) getRange(ctx context.Context, bucket, key string, w io.Writer, n
 			return err
 		}
 	}
-	obj, err := s.client.GetObject(ctx, bucket, key, opts)
+	// The plain response body, not a *minio.Object: that one serves every
+	// Read through a goroutine and channels, which costs CPU per call.
+	body, st, _, err := minio.Core{Client: s.client}.GetObject(ctx, bucket, key, opts)
 	if err != nil {
 		return err
 	}
-	defer obj.Close()
-	st, err := obj.Stat()
-	if err != nil {
-		return err
-	}
+	defer body.Close()
 	if *etag == "" {
 		*etag = st.ETag
 	}
-	copied, err := io.Copy(w, obj)
+	copied, err := io.CopyBuffer(w, body, make([]byte, copyBufferSize))
 	*n += copied
 	return err
 }
+
+// copyBufferSize is the size of a download's writes to the file. Not larger:
+// with 1 MiB writes, the kernel (6.18, ext4) fills large page-cache folios,
+// and in the benchmark VM that made the download's system time 2-4× higher
+// than with io.Copy's 32 KiB (see docs/benchmarks-launcher.md).
+const copyBufferSize = 32 << 10
 
 // transient reports whether an error may go away on retry: the network, a
 // server error or throttling, but not a missing object, refused
