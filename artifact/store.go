@@ -108,7 +108,7 @@ const MetaSHA256 = "Kfpargo-Sha256"
 // the object onto itself was measured slower: MinIO rewrites all the data
 // on such a copy unless the object carries a full-object checksum, which
 // minio-go sends only as a trailer, and a part sent with a trailer is not
-// retried. See docs/benchmarks-launcher.md.
+// retried. See docs/benchmarks.md, "Launcher".
 func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string, int64, error) {
 	f, err := os.Open(local)
 	if err != nil {
@@ -316,7 +316,7 @@ func (s *Store) getRange(ctx context.Context, bucket, key string, w io.Writer, n
 // copyBufferSize is the size of a download's writes to the file. Not larger:
 // with 1 MiB writes, the kernel (6.18, ext4) fills large page-cache folios,
 // and in the benchmark VM that made the download's system time 2-4× higher
-// than with io.Copy's 32 KiB (see docs/benchmarks-launcher.md).
+// than with io.Copy's 32 KiB (see docs/benchmarks.md, "Launcher").
 const copyBufferSize = 32 << 10
 
 // transient reports whether an error may go away on retry: the network, a
