@@ -12,6 +12,7 @@ import (
 	"github.com/expr-lang/expr"
 
 	"github.com/kfpargo/kfpargo/ir"
+	"github.com/kfpargo/kfpargo/step"
 )
 
 // translateCorpus translates one corpus file with its required inputs
@@ -267,5 +268,68 @@ func TestTypedCollection(t *testing.T) {
 	got, err := expr.Run(prog, env)
 	if err != nil || got != `[1,2.5,true]` {
 		t.Fatalf("got %v, %v", got, err)
+	}
+}
+
+// TestCachingOptions: cachingOptions are per task, templates per component;
+// the template carries what most of its tasks ask for and a task that
+// differs runs a copy. --disable-cache turns the label off everywhere.
+func TestCachingOptions(t *testing.T) {
+	spec := `pipelineInfo: {name: p}
+schemaVersion: 2.1.0
+root:
+  dag:
+    tasks:
+      a: {componentRef: {name: comp-echo}, taskInfo: {name: a}, cachingOptions: {enableCache: true}}
+      b: {componentRef: {name: comp-echo}, taskInfo: {name: b}, cachingOptions: {enableCache: true}}
+      c: {componentRef: {name: comp-echo}, taskInfo: {name: c}, cachingOptions: {}}
+      d: {componentRef: {name: comp-echo}, taskInfo: {name: d}, cachingOptions: {enableCache: true, cacheKey: v2}}
+components:
+  comp-echo: {executorLabel: exec-echo}
+deploymentSpec:
+  executors:
+    exec-echo:
+      container: {image: alpine, command: [echo, hi]}
+`
+	p, err := ir.Parse("p.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf, err := Translate(p, Options{MaxCacheStaleness: "24h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	argoValidate(t, wf)
+	byTask := map[string]*wfv1.Template{}
+	for _, task := range templateNamed(wf, wf.Spec.Entrypoint).DAG.Tasks {
+		byTask[task.Name] = templateNamed(wf, task.Template)
+	}
+	for task, want := range map[string]struct{ label, key string }{"a": {"enabled", ""}, "b": {"enabled", ""}, "c": {"", ""}, "d": {"enabled", "v2"}} {
+		m := byTask[task].Metadata
+		if m.Labels[step.LabelCache] != want.label || m.Annotations[step.AnnotationCacheKey] != want.key {
+			t.Errorf("task %s runs %s with labels %v annotations %v", task, byTask[task].Name, m.Labels, m.Annotations)
+		}
+		if want.label != "" && m.Annotations[step.AnnotationMaxCacheStaleness] != "24h" {
+			t.Errorf("task %s: no staleness annotation: %v", task, m.Annotations)
+		}
+		if fp := m.Annotations[step.AnnotationFingerprint]; len(fp) != 64 {
+			t.Errorf("task %s: fingerprint %q", task, fp)
+		}
+	}
+	if byTask["a"].Name != "echo" || byTask["a"] != byTask["b"] || byTask["c"].Name != "echo-nocache" || byTask["d"].Name != "echo-cached" {
+		t.Errorf("templates a=%s b=%s c=%s d=%s", byTask["a"].Name, byTask["b"].Name, byTask["c"].Name, byTask["d"].Name)
+	}
+
+	wf, err = Translate(p, Options{DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tmpl := range wf.Spec.Templates {
+		if tmpl.Metadata.Labels[step.LabelCache] != "" {
+			t.Errorf("--disable-cache left the label on %s", tmpl.Name)
+		}
+	}
+	if _, err := Translate(p, Options{MaxCacheStaleness: "a week"}); err == nil || !strings.Contains(err.Error(), "--max-cache-staleness") {
+		t.Errorf("bad staleness: %v", err)
 	}
 }

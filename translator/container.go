@@ -40,9 +40,12 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 		}
 	}
 	tmpl := wfv1.Template{
-		Name:     name,
-		Metadata: wfv1.Metadata{Labels: map[string]string{LabelComponent: dnsName(strings.TrimPrefix(compName, "comp-"))}},
-		Volumes:  []corev1.Volume{{Name: step.VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		Name: name,
+		Metadata: wfv1.Metadata{
+			Labels:      map[string]string{LabelComponent: dnsName(strings.TrimPrefix(compName, "comp-"))},
+			Annotations: map[string]string{step.AnnotationFingerprint: fingerprint(c, comp)},
+		},
+		Volumes: []corev1.Volume{{Name: step.VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 	}
 	mount := corev1.VolumeMount{Name: step.VolumeName, MountPath: step.MountPath}
 	tmpl.InitContainers = []wfv1.UserContainer{{Container: corev1.Container{
@@ -153,6 +156,7 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 	}
 	tmpl.Container = main
 	t.applyPlatform(&tmpl, compName, comp)
+	t.applyCache(&tmpl, t.baseCache[compName])
 	t.templates = append(t.templates, tmpl)
 }
 

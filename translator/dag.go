@@ -58,6 +58,7 @@ func (t *translation) dagTemplate(name, at string, comp *ir.ComponentSpec) {
 			continue
 		}
 		t.siblings = d.Tasks // componentTemplate may have translated a nested DAG
+		tmplName = t.cacheTemplate(task.ComponentRef.Name, tmplName, task)
 		if task.RetryPolicy != nil {
 			if tmplName, ok = t.retryTemplate(tat+".retryPolicy", tmplName, task.RetryPolicy); !ok {
 				continue

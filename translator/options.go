@@ -41,6 +41,13 @@ type Options struct {
 	Schedule string
 	Timezone string
 
+	// DisableCache turns step caching off for every task, whatever the
+	// spec's cachingOptions say (KFP's enable_caching=False).
+	DisableCache bool
+	// MaxCacheStaleness is the oldest cache entry a cached step may use, a
+	// Go duration; empty means the webhook's own limit.
+	MaxCacheStaleness string
+
 	// Images gives, by image reference as the spec writes it, what an
 	// image runs by default, for containers that name no command.
 	Images map[string]ImageDefaults

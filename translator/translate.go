@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,6 +40,7 @@ func Translate(p *ir.Pipeline, opts Options) (*wfv1.Workflow, error) {
 		retries:     map[string]string{},
 		extraInputs: map[string][]string{},
 		perPod:      perPodComponents(spec),
+		cacheCopies: map[string]string{},
 
 		k8s:            p.Kubernetes(),
 		platformInputs: map[string][]platformInput{},
@@ -48,6 +50,12 @@ func Translate(p *ir.Pipeline, opts Options) (*wfv1.Workflow, error) {
 		t.workspace = pc.PipelineConfig.Workspace
 	}
 	t.checkArgoNames()
+	t.baseCache = t.baseCaches()
+	if v := opts.MaxCacheStaleness; v != "" {
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			t.fail("--max-cache-staleness", "%q is not a positive duration such as 24h or 30m", v)
+		}
+	}
 	entry := t.names.unique(spec.PipelineInfo.Name)
 	t.dagTemplate(entry, "root", spec.Root)
 	args := t.arguments()
@@ -89,6 +97,8 @@ type translation struct {
 	siblings    map[string]*ir.TaskSpec // tasks of the DAG whose task is being translated
 	extraInputs map[string][]string     // component -> template inputs its executor reads beyond its declared ones
 	perPod      map[string]bool         // executor components whose outputs need the pod name in their URI
+	baseCache   map[string]cacheConfig  // component -> caching options its template carries
+	cacheCopies map[string]string       // template + caching options -> template copy
 	errs        ir.Errors
 
 	// The Kubernetes platform spec (platform.go, workspace.go).

@@ -29,6 +29,8 @@ type compileFlags struct {
 	entrypoints   []string
 	lookup        bool
 	lookupTimeout time.Duration
+	disableCache  bool
+	staleness     string
 }
 
 func newCompileCommand() *cobra.Command {
@@ -75,6 +77,8 @@ is the field path in the spec (or the flag), and exits with code 2.`,
 	fl.StringVar(&f.schedule, "schedule", "", "cron schedule of a cronworkflow, e.g. '0 3 * * *'")
 	fl.StringVar(&f.timezone, "timezone", "", "IANA time zone of the schedule (default: the controller's)")
 	fl.StringVar(&f.sa, "service-account", "", "service account for the workflow's pods (default: the namespace's default)")
+	fl.BoolVar(&f.disableCache, "disable-cache", false, "turn step caching off for every task (otherwise each task's cachingOptions.enableCache decides)")
+	fl.StringVar(&f.staleness, "max-cache-staleness", "", "oldest cache entry a cached step may reuse, e.g. 24h (default: the cache webhook's limit)")
 	fl.StringArrayVar(&f.entrypoints, "image-entrypoint", nil, "IMAGE=CMD: the entrypoint of an image used by containers without a command, as a JSON array or space-separated words; skips the registry lookup for that image (repeatable)")
 	fl.BoolVar(&f.lookup, "registry-lookup", true, "read the entrypoint of images used by containers without a command from their registry; false keeps the compile offline")
 	fl.DurationVar(&f.lookupTimeout, "registry-timeout", 10*time.Second, "time allowed for each registry lookup")
@@ -109,6 +113,8 @@ func runCompile(cmd *cobra.Command, file string, f compileFlags) error {
 	obj, err := translator.TranslateObject(p, translator.Options{
 		Images:            images,
 		ImageLookupErrors: lookupErrs,
+		DisableCache:      f.disableCache,
+		MaxCacheStaleness: f.staleness,
 		Kind:              translator.Kind(f.kind),
 		PipelineRoot:      f.pipelineRoot,
 		LauncherImage:     f.launcherImage,

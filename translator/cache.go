@@ -1,0 +1,150 @@
+package translator
+
+import (
+	"sort"
+	"strings"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+
+	"github.com/kfpargo/kfpargo/cachekey"
+	"github.com/kfpargo/kfpargo/ir"
+	"github.com/kfpargo/kfpargo/step"
+)
+
+// cacheConfig is a task's caching options as its pod carries them.
+type cacheConfig struct {
+	enabled bool
+	key     string
+}
+
+func (t *translation) taskCache(task *ir.TaskSpec) cacheConfig {
+	co := task.CachingOptions
+	if t.opts.DisableCache || co == nil || !co.EnableCache {
+		return cacheConfig{}
+	}
+	return cacheConfig{enabled: true, key: co.CacheKey}
+}
+
+// baseCaches picks, for each component, the caching options most of its
+// tasks use: its template carries those, and tasks that differ get a copy
+// (cachingOptions are per task, templates per component).
+func (t *translation) baseCaches() map[string]cacheConfig {
+	counts := map[string]map[cacheConfig]int{}
+	for _, comp := range t.spec.Components {
+		if comp.DAG == nil {
+			continue
+		}
+		for _, task := range comp.DAG.Tasks {
+			c := counts[task.ComponentRef.Name]
+			if c == nil {
+				c = map[cacheConfig]int{}
+				counts[task.ComponentRef.Name] = c
+			}
+			c[t.taskCache(task)]++
+		}
+	}
+	if t.spec.Root != nil && t.spec.Root.DAG != nil {
+		for _, task := range t.spec.Root.DAG.Tasks {
+			c := counts[task.ComponentRef.Name]
+			if c == nil {
+				c = map[cacheConfig]int{}
+				counts[task.ComponentRef.Name] = c
+			}
+			c[t.taskCache(task)]++
+		}
+	}
+	base := map[string]cacheConfig{}
+	for comp, c := range counts {
+		configs := make([]cacheConfig, 0, len(c))
+		for cfg := range c {
+			configs = append(configs, cfg)
+		}
+		sort.Slice(configs, func(i, j int) bool {
+			a, b := configs[i], configs[j]
+			switch {
+			case c[a] != c[b]:
+				return c[a] > c[b]
+			case a.enabled != b.enabled:
+				return a.enabled
+			}
+			return a.key < b.key
+		})
+		base[comp] = configs[0]
+	}
+	return base
+}
+
+// applyCache writes a caching configuration into a template's metadata.
+func (t *translation) applyCache(tmpl *wfv1.Template, cfg cacheConfig) {
+	if tmpl.Metadata.Labels == nil {
+		tmpl.Metadata.Labels = map[string]string{}
+	}
+	if tmpl.Metadata.Annotations == nil {
+		tmpl.Metadata.Annotations = map[string]string{}
+	}
+	delete(tmpl.Metadata.Labels, step.LabelCache)
+	delete(tmpl.Metadata.Annotations, step.AnnotationCacheKey)
+	delete(tmpl.Metadata.Annotations, step.AnnotationMaxCacheStaleness)
+	if !cfg.enabled {
+		return
+	}
+	tmpl.Metadata.Labels[step.LabelCache] = step.CacheEnabled
+	if cfg.key != "" {
+		tmpl.Metadata.Annotations[step.AnnotationCacheKey] = cfg.key
+	}
+	if t.opts.MaxCacheStaleness != "" {
+		tmpl.Metadata.Annotations[step.AnnotationMaxCacheStaleness] = t.opts.MaxCacheStaleness
+	}
+}
+
+// cacheTemplate returns the template a task runs: the component's own, or
+// a copy with the task's caching options when they differ from it.
+func (t *translation) cacheTemplate(compName, tmplName string, task *ir.TaskSpec) string {
+	base, ok := t.baseCache[compName]
+	cfg := t.taskCache(task)
+	if !ok || cfg == base {
+		return tmplName
+	}
+	memo := tmplName + "\x00" + strings.Join([]string{boolWord(cfg.enabled), cfg.key}, "\x00")
+	if name, ok := t.cacheCopies[memo]; ok {
+		return name
+	}
+	orig := t.templateByName(tmplName)
+	if orig == nil || orig.Container == nil {
+		return tmplName
+	}
+	cp := *orig.DeepCopy()
+	suffix := "-nocache"
+	if cfg.enabled {
+		suffix = "-cached"
+	}
+	cp.Name = t.names.unique(tmplName + suffix)
+	t.applyCache(&cp, cfg)
+	t.templates = append(t.templates, cp)
+	t.cacheCopies[memo] = cp.Name
+	return cp.Name
+}
+
+func boolWord(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// fingerprint is the component's static cache fingerprint.
+func fingerprint(c *ir.ContainerSpec, comp *ir.ComponentSpec) string {
+	fc := cachekey.Component{Image: c.Image, Command: c.Command, Args: c.Args, Env: map[string]string{}, Outputs: map[string]string{}}
+	for _, e := range c.Env {
+		fc.Env[e.Name] = e.Value
+	}
+	if out := comp.OutputDefinitions; out != nil {
+		for name, p := range out.Parameters {
+			fc.Outputs[name] = string(paramType(p))
+		}
+		for name, a := range out.Artifacts {
+			fc.Outputs[name] = schemaTitle(a)
+		}
+	}
+	return fc.Fingerprint()
+}
