@@ -2,7 +2,6 @@ package translator
 
 import (
 	"sort"
-	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 
@@ -30,21 +29,15 @@ func (t *translation) taskCache(task *ir.TaskSpec) cacheConfig {
 // (cachingOptions are per task, templates per component).
 func (t *translation) baseCaches() map[string]cacheConfig {
 	counts := map[string]map[cacheConfig]int{}
+	dags := []*ir.ComponentSpec{t.spec.Root}
 	for _, comp := range t.spec.Components {
-		if comp.DAG == nil {
+		dags = append(dags, comp)
+	}
+	for _, d := range dags {
+		if d == nil || d.DAG == nil {
 			continue
 		}
-		for _, task := range comp.DAG.Tasks {
-			c := counts[task.ComponentRef.Name]
-			if c == nil {
-				c = map[cacheConfig]int{}
-				counts[task.ComponentRef.Name] = c
-			}
-			c[t.taskCache(task)]++
-		}
-	}
-	if t.spec.Root != nil && t.spec.Root.DAG != nil {
-		for _, task := range t.spec.Root.DAG.Tasks {
+		for _, task := range d.DAG.Tasks {
 			c := counts[task.ComponentRef.Name]
 			if c == nil {
 				c = map[cacheConfig]int{}
@@ -105,7 +98,7 @@ func (t *translation) cacheTemplate(compName, tmplName string, task *ir.TaskSpec
 	if !ok || cfg == base {
 		return tmplName
 	}
-	memo := tmplName + "\x00" + strings.Join([]string{boolWord(cfg.enabled), cfg.key}, "\x00")
+	memo := cacheCopy{tmplName, cfg}
 	if name, ok := t.cacheCopies[memo]; ok {
 		return name
 	}
@@ -125,11 +118,10 @@ func (t *translation) cacheTemplate(compName, tmplName string, task *ir.TaskSpec
 	return cp.Name
 }
 
-func boolWord(b bool) string {
-	if b {
-		return "on"
-	}
-	return "off"
+// cacheCopy identifies a template copied for a caching configuration.
+type cacheCopy struct {
+	template string
+	cfg      cacheConfig
 }
 
 // fingerprint is the component's static cache fingerprint.

@@ -205,7 +205,7 @@ func (t *translation) taskArguments(at, taskName string, task *ir.TaskSpec, argo
 			value, err = t.selectorSource(in, argoName)
 		}
 		if err == nil && completedStrategy(task) && in.TaskOutputParameter != nil {
-			value, err = unlessFailed(value, argoName[in.TaskOutputParameter.ProducerTask], def)
+			value, err = unlessFailed(value, argoName[in.TaskOutputParameter.ProducerTask], in.TaskOutputParameter.OutputParameterKey, def)
 		}
 		if err != nil {
 			t.fail(pat, "%v", err)
@@ -250,7 +250,7 @@ func (t *translation) taskArguments(at, taskName string, task *ir.TaskSpec, argo
 		case in.TaskOutputArtifact != nil:
 			value = taskOutputRef(argoName[in.TaskOutputArtifact.ProducerTask], step.ArtifactParam(in.TaskOutputArtifact.OutputArtifactKey))
 			if completedStrategy(task) {
-				value, _ = unlessFailed(value, argoName[in.TaskOutputArtifact.ProducerTask], &ir.ParameterSpec{IsOptional: true})
+				value, _ = unlessFailed(value, argoName[in.TaskOutputArtifact.ProducerTask], step.ArtifactParam(in.TaskOutputArtifact.OutputArtifactKey), &ir.ParameterSpec{IsOptional: true})
 			}
 		case in.ComponentInputArtifact != "":
 			value = "{{inputs.parameters." + step.ArtifactParam(in.ComponentInputArtifact) + "}}"
@@ -307,7 +307,7 @@ func completedStrategy(task *ir.TaskSpec) bool {
 // upstream did (ignore_upstream_failure): a producer that failed or was
 // skipped has no outputs, and Argo would fail to resolve the reference, so
 // the input falls back to its default (or the absent marker), as KFP does.
-func unlessFailed(value, producer string, def *ir.ParameterSpec) (string, error) {
+func unlessFailed(value, producer, key string, def *ir.ParameterSpec) (string, error) {
 	fallback, ok, err := defaultValue(def)
 	if err != nil {
 		return "", err
@@ -317,15 +317,10 @@ func unlessFailed(value, producer string, def *ir.ParameterSpec) (string, error)
 	}
 	var expr string
 	switch {
+	case value == taskOutputRef(producer, key):
+		expr = "tasks[" + exprString(producer) + "].outputs.parameters[" + exprString(key) + "]"
 	case strings.HasPrefix(value, "{{=") && strings.HasSuffix(value, "}}"):
 		expr = value[3 : len(value)-2]
-	case strings.HasPrefix(value, "{{tasks.") && strings.HasSuffix(value, "}}"):
-		// tasks.T.outputs.parameters.K, as an expression over the scope.
-		parts := strings.SplitN(value[2:len(value)-2], ".", 5)
-		if len(parts) != 5 {
-			return value, nil
-		}
-		expr = fmt.Sprintf("tasks[%s].outputs.parameters[%s]", exprString(parts[1]), exprString(parts[4]))
 	default:
 		return value, nil
 	}

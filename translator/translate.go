@@ -40,7 +40,7 @@ func Translate(p *ir.Pipeline, opts Options) (*wfv1.Workflow, error) {
 		retries:     map[string]string{},
 		extraInputs: map[string][]string{},
 		perPod:      perPodComponents(spec),
-		cacheCopies: map[string]string{},
+		cacheCopies: map[cacheCopy]string{},
 
 		k8s:            p.Kubernetes(),
 		platformInputs: map[string][]platformInput{},
@@ -98,7 +98,7 @@ type translation struct {
 	extraInputs map[string][]string     // component -> template inputs its executor reads beyond its declared ones
 	perPod      map[string]bool         // executor components whose outputs need the pod name in their URI
 	baseCache   map[string]cacheConfig  // component -> caching options its template carries
-	cacheCopies map[string]string       // template + caching options -> template copy
+	cacheCopies map[cacheCopy]string    // template + caching options -> template copy
 	errs        ir.Errors
 
 	// The Kubernetes platform spec (platform.go, workspace.go).

@@ -15,6 +15,7 @@ import (
 	"github.com/kfpargo/kfpargo/runstatus"
 	"github.com/kfpargo/kfpargo/step"
 	"github.com/kfpargo/kfpargo/test/runner"
+	"github.com/kfpargo/kfpargo/test/stacktest"
 )
 
 const seedPipeline = "../../examples/seed-mnist/pipeline.yaml"
@@ -28,7 +29,7 @@ func runPipeline(t *testing.T, spec string, params map[string]string) *runner.Re
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	res, err := tg.Run(ctx, wf, testWriter{t})
+	res, err := tg.Run(ctx, wf, stacktest.LogWriter{T: t})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,13 +37,6 @@ func runPipeline(t *testing.T, spec string, params map[string]string) *runner.Re
 	res.Report(&b)
 	t.Log(b.String())
 	return res
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 func stepByName(steps []runstatus.Step) map[string]runstatus.Step {
