@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -25,12 +27,42 @@ type Config struct {
 	SecretKey string
 	Insecure  bool // plain HTTP
 	Region    string
+	// Verify says how downloads of content with a known digest are checked;
+	// empty means VerifyChecksum.
+	Verify Verify
+}
+
+// Verify is a download verification mode.
+type Verify string
+
+const (
+	// VerifyChecksum trusts the SHA-256 that the uploading launcher stored
+	// with the object once it equals the descriptor's, and checks the bytes
+	// that arrive against the CRC-32C stored beside it: corruption and a
+	// replaced object are caught at a fifteenth of SHA-256's CPU cost. It
+	// does not stop someone who can write to the bucket and forges both
+	// values; VerifySHA256 does.
+	VerifyChecksum Verify = "checksum"
+	// VerifySHA256 hashes every downloaded byte with SHA-256.
+	VerifySHA256 Verify = "sha256"
+)
+
+// ParseVerify reads a mode name; the empty string is the default.
+func ParseVerify(v string) (Verify, error) {
+	switch Verify(v) {
+	case "", VerifyChecksum:
+		return VerifyChecksum, nil
+	case VerifySHA256:
+		return VerifySHA256, nil
+	}
+	return "", fmt.Errorf("unknown verification mode %q (want %s or %s)", v, VerifyChecksum, VerifySHA256)
 }
 
 // Store moves artifacts to and from one object store.
 type Store struct {
 	client *minio.Client
 	retry  retryPolicy
+	verify Verify
 	// Warn, when set, hears about transfers that are being retried.
 	Warn func(msg string)
 }
@@ -54,7 +86,11 @@ func NewStore(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("object store client for %s: %w", cfg.Endpoint, err)
 	}
-	return &Store{client: c, retry: defaultRetry}, nil
+	verify, err := ParseVerify(string(cfg.Verify))
+	if err != nil {
+		return nil, err
+	}
+	return &Store{client: c, retry: defaultRetry, verify: verify}, nil
 }
 
 // Client exposes the underlying client for tests and tools.
@@ -98,6 +134,10 @@ func (s *Store) Upload(ctx context.Context, local string, loc Location) (*Descri
 // request (S3 returns it as X-Amz-Meta-Kfpargo-Sha256).
 const MetaSHA256 = "Kfpargo-Sha256"
 
+// MetaCRC32C is the user metadata key of the object's CRC-32C (Castagnoli,
+// 8 hex digits), which downloads check in VerifyChecksum mode.
+const MetaCRC32C = "Kfpargo-Crc32c"
+
 // putFile uploads one file. Its SHA-256 is computed first, in a pass of its
 // own, so that it rides in the upload's metadata; the file itself (seekable,
 // ReaderAt) is then handed to minio-go, so large files go up as parallel
@@ -120,7 +160,7 @@ func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string,
 		return "", 0, fmt.Errorf("upload %s: %w", local, err)
 	}
 	size := fi.Size()
-	sum, err := digestOf(f)
+	sum, crc, err := digestOf(f)
 	if err != nil {
 		return "", 0, fmt.Errorf("upload %s: %w", local, err)
 	}
@@ -129,7 +169,7 @@ func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string,
 	}
 	opts := minio.PutObjectOptions{
 		ContentType:  "application/octet-stream",
-		UserMetadata: map[string]string{MetaSHA256: sum},
+		UserMetadata: map[string]string{MetaSHA256: sum, MetaCRC32C: crc},
 		// Over plain HTTP minio-go would otherwise sign every chunk of the
 		// body with a SHA-256 of its own, a second full hashing pass that
 		// costs as much CPU as the digest above (over HTTPS it never does).
@@ -143,14 +183,16 @@ func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string,
 	return sum, size, nil
 }
 
-// digestOf reads r to the end and returns its SHA-256 in hex.
-func digestOf(r io.Reader) (string, error) {
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, r, make([]byte, hashBatchSize)); err != nil {
-		return "", err
+// digestOf reads r to the end and returns its SHA-256 and CRC-32C in hex.
+func digestOf(r io.Reader) (string, string, error) {
+	h, c := sha256.New(), newCRC32C()
+	if _, err := io.CopyBuffer(io.MultiWriter(h, c), r, make([]byte, hashBatchSize)); err != nil {
+		return "", "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), hex.EncodeToString(c.Sum(nil)), nil
 }
+
+func newCRC32C() hash.Hash32 { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) }
 
 // Download fetches the artifact d describes to local (a file, or a directory
 // for a directory artifact) and returns the descriptor of what arrived, with
@@ -171,7 +213,7 @@ func (s *Store) Download(ctx context.Context, d *Descriptor, local string) (*Des
 	got := *d
 	got.Dir = dir
 	if !dir {
-		sum, n, err := s.getFile(ctx, loc.Bucket, loc.Key, local, d.SHA256)
+		sum, n, err := s.getFile(ctx, loc.Bucket, loc.Key, local, d.SHA256, d.SHA256 != "")
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +235,9 @@ func (s *Store) Download(ctx context.Context, d *Descriptor, local string) (*Des
 		if !strings.HasPrefix(dst, filepath.Clean(local)+string(filepath.Separator)) {
 			return nil, fmt.Errorf("download %s: object %q escapes the target directory", d.URI, obj.Key)
 		}
-		sum, n, err := s.getFile(ctx, loc.Bucket, obj.Key, dst, "")
+		// Each file's stored digest may be used: the directory digest
+		// built from them is checked against the descriptor below.
+		sum, n, err := s.getFile(ctx, loc.Bucket, obj.Key, dst, "", d.SHA256 != "")
 		if err != nil {
 			return nil, err
 		}
@@ -240,10 +284,12 @@ func (s *Store) isPrefix(ctx context.Context, loc Location) (bool, error) {
 }
 
 // getFile downloads one object to local; with want set, content whose digest
-// differs is refused before it reaches the final name. A transfer cut off by
-// a transient error resumes where it stopped (a ranged GET pinned to the
-// object's ETag, so a replaced object is not spliced in).
-func (s *Store) getFile(ctx context.Context, bucket, key, local, want string) (string, int64, error) {
+// differs is refused before it reaches the final name. With useStored, the
+// digest stored with the object may stand in for hashing the bytes (see
+// VerifyChecksum). A transfer cut off by a transient error resumes where it
+// stopped (a ranged GET pinned to the object's ETag, so a replaced object is
+// not spliced in).
+func (s *Store) getFile(ctx context.Context, bucket, key, local, want string, useStored bool) (string, int64, error) {
 	src := fmt.Sprintf("s3://%s/%s", bucket, key)
 	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
 		return "", 0, fmt.Errorf("download %s: %w", src, err)
@@ -256,12 +302,33 @@ func (s *Store) getFile(ctx context.Context, bucket, key, local, want string) (s
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	h := newAsyncHash()
-	defer h.close()
-	var n int64
-	var etag string
+	var (
+		n     int64
+		etag  string
+		check *contentCheck // chosen once the first response's metadata is known
+		buf   = make([]byte, copyBufferSize)
+	)
+	defer func() {
+		if check != nil {
+			check.close()
+		}
+	}()
 	for attempt := 1; ; attempt++ {
-		err := s.getRange(ctx, bucket, key, io.MultiWriter(tmp, h), &n, &etag)
+		err := func() error {
+			body, info, err := s.openRange(ctx, bucket, key, n, etag)
+			if err != nil {
+				return err
+			}
+			defer body.Close()
+			if check == nil {
+				etag = info.ETag
+				check = s.newContentCheck(info.UserMetadata, want, useStored)
+				preallocate(tmp, info.Size)
+			}
+			copied, err := io.CopyBuffer(io.MultiWriter(tmp, check), body, buf)
+			n += copied
+			return err
+		}()
 		if err == nil {
 			break
 		}
@@ -276,7 +343,10 @@ func (s *Store) getFile(ctx context.Context, bucket, key, local, want string) (s
 	if err := tmp.Close(); err != nil {
 		return "", 0, fmt.Errorf("download %s: %w", src, err)
 	}
-	sum := h.Sum()
+	sum, err := check.result()
+	if err != nil {
+		return "", 0, fmt.Errorf("download %s: %w", src, err)
+	}
 	if want != "" && sum != want {
 		return "", 0, fmt.Errorf("download %s: content digest %s does not match descriptor %s", src, sum, want)
 	}
@@ -286,31 +356,22 @@ func (s *Store) getFile(ctx context.Context, bucket, key, local, want string) (s
 	return sum, n, nil
 }
 
-// getRange copies the object from offset *n to w, advancing *n as bytes
-// arrive; the first call records the ETag that later calls insist on.
-func (s *Store) getRange(ctx context.Context, bucket, key string, w io.Writer, n *int64, etag *string) error {
+// openRange starts a GET of the object from offset; after the first
+// request (etag set) it insists on the same object.
+func (s *Store) openRange(ctx context.Context, bucket, key string, offset int64, etag string) (io.ReadCloser, minio.ObjectInfo, error) {
 	var opts minio.GetObjectOptions
-	if *etag != "" {
-		if err := opts.SetMatchETag(*etag); err != nil {
-			return err
+	if etag != "" {
+		if err := opts.SetMatchETag(etag); err != nil {
+			return nil, minio.ObjectInfo{}, err
 		}
-		if err := opts.SetRange(*n, 0); err != nil {
-			return err
+		if err := opts.SetRange(offset, 0); err != nil {
+			return nil, minio.ObjectInfo{}, err
 		}
 	}
 	// The plain response body, not a *minio.Object: that one serves every
 	// Read through a goroutine and channels, which costs CPU per call.
-	body, st, _, err := minio.Core{Client: s.client}.GetObject(ctx, bucket, key, opts)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	if *etag == "" {
-		*etag = st.ETag
-	}
-	copied, err := io.CopyBuffer(w, body, make([]byte, copyBufferSize))
-	*n += copied
-	return err
+	body, info, _, err := minio.Core{Client: s.client}.GetObject(ctx, bucket, key, opts)
+	return body, info, err
 }
 
 // copyBufferSize is the size of a download's writes to the file. Not larger:

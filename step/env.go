@@ -14,17 +14,20 @@ const (
 	EnvS3SecretKey = EnvS3Prefix + SecretKeySecretKey
 	EnvS3Insecure  = EnvS3Prefix + SecretKeyInsecure
 	EnvS3Region    = EnvS3Prefix + SecretKeyRegion
+	EnvS3Verify    = EnvS3Prefix + SecretKeyVerify
 )
 
 // Keys of the object-store Secret: ENDPOINT (host:port) is required,
 // ACCESS_KEY and SECRET_KEY are the credentials, INSECURE=true means plain
-// HTTP, REGION is optional.
+// HTTP, REGION is optional, VERIFY (checksum or sha256) says how downloads
+// are checked.
 const (
 	SecretKeyEndpoint  = "ENDPOINT"
 	SecretKeyAccessKey = "ACCESS_KEY"
 	SecretKeySecretKey = "SECRET_KEY"
 	SecretKeyInsecure  = "INSECURE"
 	SecretKeyRegion    = "REGION"
+	SecretKeyVerify    = "VERIFY"
 )
 
 // AbsentValue stands for an optional input that the task did not bind and

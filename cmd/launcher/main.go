@@ -33,7 +33,9 @@ Commands:
                           run it, upload outputs (see launcher run --help)
 
 Object store settings come from the environment: ` + step.EnvS3Endpoint + ` (host:port),
-` + step.EnvS3AccessKey + `, ` + step.EnvS3SecretKey + `, ` + step.EnvS3Insecure + ` (true for plain HTTP), ` + step.EnvS3Region + `.
+` + step.EnvS3AccessKey + `, ` + step.EnvS3SecretKey + `, ` + step.EnvS3Insecure + ` (true for plain HTTP), ` + step.EnvS3Region + `,
+` + step.EnvS3Verify + ` (checksum, the default: trust the SHA-256 stored with an object by the
+launcher that uploaded it and check the bytes' CRC-32C; sha256: hash every downloaded byte).
 
 Exit codes of run: the command's own; 64 bad flags; 65 inputs; 66 outputs; 127 start failed.
 `
@@ -106,12 +108,17 @@ func storeFromEnv() (*artifact.Store, error) {
 		}
 		insecure = b
 	}
+	verify, err := artifact.ParseVerify(os.Getenv(step.EnvS3Verify))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", step.EnvS3Verify, err)
+	}
 	return artifact.NewStore(artifact.Config{
 		Endpoint:  endpoint,
 		AccessKey: os.Getenv(step.EnvS3AccessKey),
 		SecretKey: os.Getenv(step.EnvS3SecretKey),
 		Insecure:  insecure,
 		Region:    os.Getenv(step.EnvS3Region),
+		Verify:    verify,
 	})
 }
 
