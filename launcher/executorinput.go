@@ -1,6 +1,9 @@
 package launcher
 
-import "github.com/kfpargo/kfpargo/artifact"
+import (
+	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/step"
+)
 
 // The ExecutorInput and ExecutorOutput messages as KFP's protojson writes
 // them, the contract of lightweight Python components ({{$}}).
@@ -58,7 +61,7 @@ type ExecutorOutput struct {
 
 // buildExecutorInput assembles the ExecutorInput for a step whose output
 // artifacts will be written at outURIs.
-func buildExecutorInput(s *Spec, l Layout, outURIs map[string]string) *ExecutorInput {
+func buildExecutorInput(s *step.Spec, l Layout, outURIs map[string]string) *ExecutorInput {
 	ei := &ExecutorInput{
 		Inputs: ExecutorInputs{ParameterValues: map[string]any{}, Artifacts: map[string]ArtifactList{}},
 		Outputs: ExecutorOutputs{
@@ -86,7 +89,7 @@ func buildExecutorInput(s *Spec, l Layout, outURIs map[string]string) *ExecutorI
 	return ei
 }
 
-func runtimeArtifacts(name string, a InputArtifact) ArtifactList {
+func runtimeArtifacts(name string, a step.InputArtifact) ArtifactList {
 	l := ArtifactList{Artifacts: []RuntimeArtifact{}}
 	for _, d := range a.Items {
 		l.Artifacts = append(l.Artifacts, runtimeArtifact(name, a.SchemaTitle, d.URI, d.Metadata))

@@ -16,7 +16,7 @@ var placeholderRE = regexp.MustCompile(`\{\{\$[^{}]*\}\}`)
 
 // resolver substitutes KFP placeholders for one step.
 type resolver struct {
-	spec    *Spec
+	spec    *step.Spec
 	layout  Layout
 	input   *ExecutorInput
 	outURIs map[string]string
@@ -167,7 +167,7 @@ func (r *resolver) placeholder(expr string) (string, error) {
 			b, err := json.Marshal(runtimeArtifacts(segs[2], a).Artifacts)
 			return string(b), err
 		}
-		d, err := a.single()
+		d, err := a.Single()
 		if err != nil {
 			return "", fmt.Errorf("input artifact %q %w", segs[2], err)
 		}

@@ -8,18 +8,19 @@ import (
 
 	"github.com/kfpargo/kfpargo/artifact"
 	"github.com/kfpargo/kfpargo/ir"
+	"github.com/kfpargo/kfpargo/step"
 )
 
 func testResolver() *resolver {
-	s := &Spec{
+	s := &step.Spec{
 		RunName: "run-1", RunUID: "uid-1", Task: "train", PodName: "run-1-train-123", PipelineRoot: "minio://b/root",
-		Params: map[string]Param{
+		Params: map[string]step.Param{
 			"s":    {Type: ir.TypeString, Value: "hello world", Present: true},
 			"n":    {Type: ir.TypeInteger, Value: 3.0, Present: true},
 			"l":    {Type: ir.TypeList, Value: []any{1.0, "a"}, Present: true},
 			"none": {Type: ir.TypeString},
 		},
-		Artifacts: map[string]InputArtifact{
+		Artifacts: map[string]step.InputArtifact{
 			"data": {SchemaTitle: "system.Dataset", Present: true, Items: []*artifact.Descriptor{{URI: "minio://b/k/data", Metadata: map[string]any{"rows": 3.0}}}},
 			"many": {SchemaTitle: "system.Model", List: true, Present: true, Items: []*artifact.Descriptor{{URI: "minio://b/k/m1"}, {URI: "minio://b/k/m2"}}},
 			"opt":  {SchemaTitle: "system.Dataset"},

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,7 +24,7 @@ import (
 
 // Runner runs one step.
 type Runner struct {
-	Spec   *Spec
+	Spec   *step.Spec
 	Layout Layout
 	// Store moves artifacts; it may be nil for a step without artifacts.
 	Store *artifact.Store
@@ -469,4 +470,13 @@ func parallel(jobs []func() error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kfpargo/kfpargo/artifact"
 	"github.com/kfpargo/kfpargo/launcher"
+	"github.com/kfpargo/kfpargo/step"
 	"github.com/kfpargo/kfpargo/test/servers"
 	"github.com/minio/minio-go/v7"
 )
@@ -34,7 +35,7 @@ func newStepEnv(t *testing.T) stepEnv {
 
 func (e stepEnv) run(t *testing.T, args ...string) int {
 	t.Helper()
-	spec, err := launcher.ParseRunArgs(args, io.Discard)
+	spec, err := step.ParseRunArgs(args, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,7 +112,7 @@ func (e sdkEnv) runComponent(t *testing.T, spec, comp, pod string, inputs map[st
 			return v
 		})
 	}
-	s, err := launcher.ParseRunArgs(args, os.Stderr)
+	s, err := step.ParseRunArgs(args, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func run(args []string, stderr io.Writer) int {
 		}
 		return 0
 	case "run":
-		spec, err := launcher.ParseRunArgs(args[1:], stderr)
+		spec, err := step.ParseRunArgs(args[1:], stderr)
 		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return 0

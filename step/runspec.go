@@ -1,4 +1,4 @@
-package launcher
+package step
 
 import (
 	"encoding/json"
@@ -6,15 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/kfpargo/kfpargo/artifact"
 	"github.com/kfpargo/kfpargo/ir"
-	"github.com/kfpargo/kfpargo/step"
 )
 
-// Spec is what the translator told the launcher about one step.
+// Spec is what the translator told the launcher about one
 type Spec struct {
 	PipelineName  string
 	RunName       string
@@ -49,8 +47,8 @@ type InputArtifact struct {
 	Items       []*artifact.Descriptor
 }
 
-// single is the one artifact of a non-list input.
-func (a InputArtifact) single() (*artifact.Descriptor, error) {
+// Single is the one artifact of a non-list input.
+func (a InputArtifact) Single() (*artifact.Descriptor, error) {
 	if a.List || len(a.Items) != 1 {
 		return nil, fmt.Errorf("is a list of %d artifacts; use the list placeholder", len(a.Items))
 	}
@@ -72,17 +70,17 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 		fs.PrintDefaults()
 	}
 	str := func(p *string, name, help string) { fs.StringVar(p, strings.TrimPrefix(name, "--"), "", help) }
-	str(&s.PipelineName, step.FlagPipelineName, "pipeline name (pipelineInfo.name)")
-	str(&s.RunName, step.FlagRunName, "run name (the Argo workflow's name)")
-	str(&s.RunUID, step.FlagRunUID, "run UID (the Argo workflow's UID)")
-	str(&s.Namespace, step.FlagNamespace, "namespace the run is in")
-	str(&s.Task, step.FlagTask, "IR task name")
-	str(&s.PodName, step.FlagPodName, "this pod's name")
-	str(&s.PipelineRoot, step.FlagPipelineRoot, "pipeline root URI; outputs go to ROOT/NAMESPACE/RUN/TASK/OUTPUT")
-	escaped := fs.Bool(strings.TrimPrefix(step.FlagEscapedBraces, "--"), false, "COMMAND's \"{{\" were escaped from Argo; undo that")
-	str(&s.Workspace, step.FlagWorkspace, "where the pipeline workspace is mounted (pipelines with a workspace)")
-	fs.BoolVar(&s.PerPodOutputs, strings.TrimPrefix(step.FlagPerPodOutputs, "--"), false, "put outputs at ROOT/NAMESPACE/RUN/TASK/POD/OUTPUT (tasks that run more than once per run)")
-	fs.Func(strings.TrimPrefix(step.FlagParam, "--"), "input parameter NAME:TYPE=VALUE (repeatable)", func(v string) error {
+	str(&s.PipelineName, FlagPipelineName, "pipeline name (pipelineInfo.name)")
+	str(&s.RunName, FlagRunName, "run name (the Argo workflow's name)")
+	str(&s.RunUID, FlagRunUID, "run UID (the Argo workflow's UID)")
+	str(&s.Namespace, FlagNamespace, "namespace the run is in")
+	str(&s.Task, FlagTask, "IR task name")
+	str(&s.PodName, FlagPodName, "this pod's name")
+	str(&s.PipelineRoot, FlagPipelineRoot, "pipeline root URI; outputs go to ROOT/NAMESPACE/RUN/TASK/OUTPUT")
+	escaped := fs.Bool(strings.TrimPrefix(FlagEscapedBraces, "--"), false, "COMMAND's \"{{\" were escaped from Argo; undo that")
+	str(&s.Workspace, FlagWorkspace, "where the pipeline workspace is mounted (pipelines with a workspace)")
+	fs.BoolVar(&s.PerPodOutputs, strings.TrimPrefix(FlagPerPodOutputs, "--"), false, "put outputs at ROOT/NAMESPACE/RUN/TASK/POD/OUTPUT (tasks that run more than once per run)")
+	fs.Func(strings.TrimPrefix(FlagParam, "--"), "input parameter NAME:TYPE=VALUE (repeatable)", func(v string) error {
 		name, typ, value, err := splitTyped(v, true)
 		if err != nil {
 			return err
@@ -91,24 +89,24 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 		if !t.Valid() {
 			return fmt.Errorf("parameter %s: unknown type %q", name, typ)
 		}
-		if value == step.AbsentValue {
+		if value == AbsentValue {
 			s.Params[name] = Param{Type: t}
 			return nil
 		}
-		decoded, err := step.DecodeValue(t, value)
+		decoded, err := DecodeValue(t, value)
 		if err != nil {
 			return fmt.Errorf("parameter %s: %v", name, err)
 		}
 		s.Params[name] = Param{Type: t, Value: decoded, Present: true}
 		return nil
 	})
-	fs.Func(strings.TrimPrefix(step.FlagArtifact, "--"), "input artifact NAME:SCHEMA_TITLE=DESCRIPTOR_JSON (repeatable)", func(v string) error {
+	fs.Func(strings.TrimPrefix(FlagArtifact, "--"), "input artifact NAME:SCHEMA_TITLE=DESCRIPTOR_JSON (repeatable)", func(v string) error {
 		name, schema, value, err := splitTyped(v, true)
 		if err != nil {
 			return err
 		}
-		in := InputArtifact{SchemaTitle: strings.TrimSuffix(schema, step.ListSuffix), List: strings.HasSuffix(schema, step.ListSuffix)}
-		if value == step.AbsentValue {
+		in := InputArtifact{SchemaTitle: strings.TrimSuffix(schema, ListSuffix), List: strings.HasSuffix(schema, ListSuffix)}
+		if value == AbsentValue {
 			s.Artifacts[name] = in
 			return nil
 		}
@@ -126,7 +124,7 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 		s.Artifacts[name] = in
 		return nil
 	})
-	fs.Func(strings.TrimPrefix(step.FlagOutputParam, "--"), "output parameter NAME:TYPE (repeatable)", func(v string) error {
+	fs.Func(strings.TrimPrefix(FlagOutputParam, "--"), "output parameter NAME:TYPE (repeatable)", func(v string) error {
 		name, typ, _, err := splitTyped(v, false)
 		if err != nil {
 			return err
@@ -137,7 +135,7 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 		}
 		return fmt.Errorf("output parameter %s: unknown type %q", name, typ)
 	})
-	fs.Func(strings.TrimPrefix(step.FlagOutputArtifact, "--"), "output artifact NAME:SCHEMA_TITLE (repeatable)", func(v string) error {
+	fs.Func(strings.TrimPrefix(FlagOutputArtifact, "--"), "output artifact NAME:SCHEMA_TITLE (repeatable)", func(v string) error {
 		name, schema, _, err := splitTyped(v, false)
 		if err != nil {
 			return err
@@ -152,7 +150,7 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 	s.resolveTaskContext()
 	if *escaped {
 		for i, a := range s.Command {
-			s.Command[i] = step.UnescapeBraces(a)
+			s.Command[i] = UnescapeBraces(a)
 		}
 	}
 	if len(s.Command) == 0 {
@@ -161,9 +159,9 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 	if len(s.OutputArtifacts) > 0 && s.PipelineRoot == "" {
 		return nil, errors.New("--pipeline-root is required when the step has output artifacts")
 	}
-	required := []struct{ v, name string }{{s.RunName, step.FlagRunName}, {s.Namespace, step.FlagNamespace}, {s.Task, step.FlagTask}}
+	required := []struct{ v, name string }{{s.RunName, FlagRunName}, {s.Namespace, FlagNamespace}, {s.Task, FlagTask}}
 	if s.PerPodOutputs {
-		required = append(required, struct{ v, name string }{s.PodName, step.FlagPodName})
+		required = append(required, struct{ v, name string }{s.PodName, FlagPodName})
 	}
 	for _, req := range required {
 		if req.v == "" && len(s.OutputArtifacts) > 0 {
@@ -212,7 +210,7 @@ func parseDescriptorList(value string) ([]*artifact.Descriptor, error) {
 			}
 			return nil
 		case string:
-			if x == step.AbsentValue {
+			if x == AbsentValue {
 				return nil // an iteration whose condition was false
 			}
 			var inner any
@@ -252,13 +250,4 @@ func splitTyped(v string, withValue bool) (name, typ, value string, err error) {
 		return "", "", "", fmt.Errorf("%q: expected NAME:TYPE", head)
 	}
 	return name, typ, value, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,4 +1,4 @@
-package launcher
+package step_test
 
 import (
 	"io"
@@ -51,7 +51,7 @@ func TestTranslatorContract(t *testing.T) {
 			return v
 		})
 	}
-	s, err := ParseRunArgs(args, io.Discard)
+	s, err := step.ParseRunArgs(args, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,16 +88,16 @@ func TestParseRunArgsErrors(t *testing.T) {
 		{[]string{"--artifact", `d:system.Dataset[]=["x"]`, "--", "true"}, `"x" is not a descriptor`},
 		{[]string{"--per-pod-outputs", "--pipeline-root", "minio://b", "--run-name", "r", "--namespace", "n", "--task", "t", "--output-artifact", "m:system.Model", "--", "true"}, "--pod-name is required"},
 	} {
-		_, err := ParseRunArgs(tc.args, io.Discard)
+		_, err := step.ParseRunArgs(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: got %v, want %q", tc.args, err, tc.want)
 		}
 	}
-	s, err := ParseRunArgs([]string{"--pod-name", "run-1-t-42", "--param", "id:STRING=task {{$.pipeline_task_uuid}}", "--", "true"}, io.Discard)
+	s, err := step.ParseRunArgs([]string{"--pod-name", "run-1-t-42", "--param", "id:STRING=task {{$.pipeline_task_uuid}}", "--", "true"}, io.Discard)
 	if err != nil || s.Params["id"].Value != "task run-1-t-42" {
 		t.Errorf("task uuid in a constant: %+v %v", s.Params["id"], err)
 	}
-	s, err = ParseRunArgs([]string{"--param", "x:STRING=" + step.AbsentValue, "--", "true"}, io.Discard)
+	s, err = step.ParseRunArgs([]string{"--param", "x:STRING=" + step.AbsentValue, "--", "true"}, io.Discard)
 	if err != nil || s.Params["x"].Present {
 		t.Errorf("absent value: %+v %v", s, err)
 	}
@@ -117,7 +117,7 @@ func TestParseArtifactLists(t *testing.T) {
 		{`[[{"uri":"minio://b/a"}],[]]`, []string{"minio://b/a"}},
 		{`["__kfpargo_absent__",{"uri":"minio://b/a"},"[]"]`, []string{"minio://b/a"}},
 	} {
-		s, err := ParseRunArgs([]string{"--artifact", "models:system.Model[]=" + tc.value, "--", "true"}, io.Discard)
+		s, err := step.ParseRunArgs([]string{"--artifact", "models:system.Model[]=" + tc.value, "--", "true"}, io.Discard)
 		if err != nil {
 			t.Errorf("%s: %v", tc.value, err)
 			continue
