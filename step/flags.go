@@ -20,6 +20,19 @@ const (
 	FlagPerPodOutputs = "--per-pod-outputs"
 )
 
+// Flags of cached steps, written as single NAME=VALUE tokens at the start of
+// the launcher's arguments (see translator/cache.go). The cache webhook reads
+// them from the pod, the launcher from its arguments, and both compute the
+// step's cache key from them.
+const (
+	FlagCache             = "--cache"               // the step may be cached
+	FlagCacheSalt         = "--cache-salt"          // cachingOptions.cacheKey
+	FlagMaxCacheStaleness = "--max-cache-staleness" // a Go duration: the oldest entry to reuse
+	FlagRefreshCache      = "--refresh-cache"       // never reuse an entry, but write one
+	FlagImage             = "--image"               // the main container's image, as the spec names it
+	FlagEnv               = "--env"                 // NAME of a component env variable (repeatable)
+)
+
 // ListSuffix marks an input artifact that is a list (isArtifactList): its
 // value is a JSON array of descriptors, as Argo aggregates a loop's outputs
 // (nested loops give arrays of arrays, or of their JSON text).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/kfpargo/kfpargo/artifact"
 	"github.com/kfpargo/kfpargo/ir"
@@ -29,6 +30,21 @@ type Spec struct {
 	OutputParams    map[string]ir.ParameterType
 	OutputArtifacts map[string]string // name -> schema title
 	Command         []string
+	// Image and EnvNames are what the cache key needs to know of the
+	// container: its image, and which of its variables are the component's.
+	Image    string
+	EnvNames []string
+	Cache    CacheOptions
+}
+
+// CacheOptions are a cached step's settings.
+type CacheOptions struct {
+	Enabled bool
+	Salt    string
+	// MaxStaleness is the oldest entry to reuse; 0 means the operator's limit.
+	MaxStaleness time.Duration
+	// Refresh: run even when an entry exists, and replace it.
+	Refresh bool
 }
 
 // Param is an input parameter; Present is false for an unbound optional one.
@@ -80,6 +96,25 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 	escaped := fs.Bool(strings.TrimPrefix(FlagEscapedBraces, "--"), false, "COMMAND's \"{{\" were escaped from Argo; undo that")
 	str(&s.Workspace, FlagWorkspace, "where the pipeline workspace is mounted (pipelines with a workspace)")
 	fs.BoolVar(&s.PerPodOutputs, strings.TrimPrefix(FlagPerPodOutputs, "--"), false, "put outputs at ROOT/NAMESPACE/RUN/TASK/POD/OUTPUT (tasks that run more than once per run)")
+	fs.BoolVar(&s.Cache.Enabled, strings.TrimPrefix(FlagCache, "--"), false, "the step may be served from and written to the step cache")
+	str(&s.Cache.Salt, FlagCacheSalt, "extra cache key material (the task's cachingOptions.cacheKey)")
+	fs.Func(strings.TrimPrefix(FlagMaxCacheStaleness, "--"), "oldest cache entry to reuse, a duration such as 24h (default: the operator's limit)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q is not a positive duration", v)
+		}
+		s.Cache.MaxStaleness = d
+		return nil
+	})
+	fs.BoolVar(&s.Cache.Refresh, strings.TrimPrefix(FlagRefreshCache, "--"), false, "run the step even on a cache hit, and replace the entry")
+	str(&s.Image, FlagImage, "the main container's image (part of the cache key)")
+	fs.Func(strings.TrimPrefix(FlagEnv, "--"), "NAME of an environment variable the component sets (part of the cache key; repeatable)", func(v string) error {
+		if v == "" || strings.ContainsAny(v, "=\x00") {
+			return fmt.Errorf("%q is not a variable name", v)
+		}
+		s.EnvNames = append(s.EnvNames, v)
+		return nil
+	})
 	fs.Func(strings.TrimPrefix(FlagParam, "--"), "input parameter NAME:TYPE=VALUE (repeatable)", func(v string) error {
 		name, typ, value, err := splitTyped(v, true)
 		if err != nil {
@@ -155,6 +190,9 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 	}
 	if len(s.Command) == 0 {
 		return nil, errors.New("no command: expected `-- COMMAND [ARGS...]` after the flags")
+	}
+	if s.Cache.Enabled && s.Image == "" {
+		return nil, fmt.Errorf("%s is required with %s", FlagImage, FlagCache)
 	}
 	if len(s.OutputArtifacts) > 0 && s.PipelineRoot == "" {
 		return nil, errors.New("--pipeline-root is required when the step has output artifacts")

@@ -2,10 +2,10 @@ package translator
 
 import (
 	"sort"
+	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 
-	"github.com/kfpargo/kfpargo/cachekey"
 	"github.com/kfpargo/kfpargo/ir"
 	"github.com/kfpargo/kfpargo/step"
 )
@@ -67,27 +67,57 @@ func (t *translation) baseCaches() map[string]cacheConfig {
 	return base
 }
 
-// applyCache writes a caching configuration into a template's metadata.
+// applyCache writes a caching configuration into a template: the label
+// the cache webhook selects pods by, and the launcher flags both the webhook
+// and the launcher compute the cache key from. Flags of an earlier
+// configuration (a template being copied) are replaced.
 func (t *translation) applyCache(tmpl *wfv1.Template, cfg cacheConfig) {
 	if tmpl.Metadata.Labels == nil {
 		tmpl.Metadata.Labels = map[string]string{}
 	}
-	if tmpl.Metadata.Annotations == nil {
-		tmpl.Metadata.Annotations = map[string]string{}
-	}
 	delete(tmpl.Metadata.Labels, step.LabelCache)
-	delete(tmpl.Metadata.Annotations, step.AnnotationCacheKey)
-	delete(tmpl.Metadata.Annotations, step.AnnotationMaxCacheStaleness)
+	c := tmpl.Container
+	if c == nil {
+		return
+	}
+	args := c.Args
+	for len(args) > 0 && isCacheFlag(args[0]) {
+		args = args[1:]
+	}
 	if !cfg.enabled {
+		c.Args = args
 		return
 	}
 	tmpl.Metadata.Labels[step.LabelCache] = step.CacheEnabled
+	flags := []string{step.FlagCache, step.FlagImage + "=" + c.Image}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			flags = append(flags, step.FlagEnv+"="+e.Name)
+		}
+	}
 	if cfg.key != "" {
-		tmpl.Metadata.Annotations[step.AnnotationCacheKey] = cfg.key
+		flags = append(flags, step.FlagCacheSalt+"="+cfg.key)
 	}
 	if t.opts.MaxCacheStaleness != "" {
-		tmpl.Metadata.Annotations[step.AnnotationMaxCacheStaleness] = t.opts.MaxCacheStaleness
+		flags = append(flags, step.FlagMaxCacheStaleness+"="+t.opts.MaxCacheStaleness)
 	}
+	if t.opts.RefreshCache {
+		flags = append(flags, step.FlagRefreshCache)
+	}
+	c.Args = append(flags, args...)
+}
+
+// isCacheFlag reports whether a launcher argument is one applyCache writes.
+func isCacheFlag(arg string) bool {
+	if arg == step.FlagCache || arg == step.FlagRefreshCache {
+		return true
+	}
+	for _, f := range []string{step.FlagImage, step.FlagEnv, step.FlagCacheSalt, step.FlagMaxCacheStaleness} {
+		if strings.HasPrefix(arg, f+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // cacheTemplate returns the template a task runs: the component's own, or
@@ -122,21 +152,4 @@ func (t *translation) cacheTemplate(compName, tmplName string, task *ir.TaskSpec
 type cacheCopy struct {
 	template string
 	cfg      cacheConfig
-}
-
-// fingerprint is the component's static cache fingerprint.
-func fingerprint(c *ir.ContainerSpec, comp *ir.ComponentSpec) string {
-	fc := cachekey.Component{Image: c.Image, Command: c.Command, Args: c.Args, Env: map[string]string{}, Outputs: map[string]string{}}
-	for _, e := range c.Env {
-		fc.Env[e.Name] = e.Value
-	}
-	if out := comp.OutputDefinitions; out != nil {
-		for name, p := range out.Parameters {
-			fc.Outputs[name] = string(paramType(p))
-		}
-		for name, a := range out.Artifacts {
-			fc.Outputs[name] = schemaTitle(a)
-		}
-	}
-	return fc.Fingerprint()
 }

@@ -2,10 +2,13 @@ package translator
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	argoenv "github.com/argoproj/argo-workflows/v3/util/expr/env"
@@ -273,7 +276,7 @@ func TestTypedCollection(t *testing.T) {
 
 // TestCachingOptions: cachingOptions are per task, templates per component;
 // the template carries what most of its tasks ask for and a task that
-// differs runs a copy. --disable-cache turns the label off everywhere.
+// differs runs a copy. --no-cache turns the label off everywhere.
 func TestCachingOptions(t *testing.T) {
 	spec := `pipelineInfo: {name: p}
 schemaVersion: 2.1.0
@@ -289,7 +292,7 @@ components:
 deploymentSpec:
   executors:
     exec-echo:
-      container: {image: alpine, command: [echo, hi]}
+      container: {image: alpine, command: [echo, hi], env: [{name: A, value: "1"}]}
 `
 	p, err := ir.Parse("p.yaml", []byte(spec))
 	if err != nil {
@@ -305,15 +308,24 @@ deploymentSpec:
 		byTask[task.Name] = templateNamed(wf, task.Template)
 	}
 	for task, want := range map[string]struct{ label, key string }{"a": {"enabled", ""}, "b": {"enabled", ""}, "c": {"", ""}, "d": {"enabled", "v2"}} {
-		m := byTask[task].Metadata
-		if m.Labels[step.LabelCache] != want.label || m.Annotations[step.AnnotationCacheKey] != want.key {
-			t.Errorf("task %s runs %s with labels %v annotations %v", task, byTask[task].Name, m.Labels, m.Annotations)
+		tmpl := byTask[task]
+		if tmpl.Metadata.Labels[step.LabelCache] != want.label {
+			t.Errorf("task %s runs %s with labels %v", task, tmpl.Name, tmpl.Metadata.Labels)
 		}
-		if want.label != "" && m.Annotations[step.AnnotationMaxCacheStaleness] != "24h" {
-			t.Errorf("task %s: no staleness annotation: %v", task, m.Annotations)
+		// The launcher (and the cache webhook) read the flags as written.
+		s, err := step.ParseRunArgs(tmpl.Container.Args, io.Discard)
+		if err != nil {
+			t.Fatalf("task %s: %v", task, err)
 		}
-		if fp := m.Annotations[step.AnnotationFingerprint]; len(fp) != 64 {
-			t.Errorf("task %s: fingerprint %q", task, fp)
+		wantCache := step.CacheOptions{}
+		if want.label != "" {
+			wantCache = step.CacheOptions{Enabled: true, Salt: want.key, MaxStaleness: 24 * time.Hour}
+		}
+		if s.Cache != wantCache {
+			t.Errorf("task %s: cache options %+v, want %+v", task, s.Cache, wantCache)
+		}
+		if want.label != "" && (s.Image != "alpine" || !slices.Equal(s.EnvNames, []string{"A"})) {
+			t.Errorf("task %s: image %q env %v", task, s.Image, s.EnvNames)
 		}
 	}
 	if byTask["a"].Name != "echo" || byTask["a"] != byTask["b"] || byTask["c"].Name != "echo-nocache" || byTask["d"].Name != "echo-cached" {
@@ -326,7 +338,7 @@ deploymentSpec:
 	}
 	for _, tmpl := range wf.Spec.Templates {
 		if tmpl.Metadata.Labels[step.LabelCache] != "" {
-			t.Errorf("--disable-cache left the label on %s", tmpl.Name)
+			t.Errorf("--no-cache left the label on %s", tmpl.Name)
 		}
 	}
 	if _, err := Translate(p, Options{MaxCacheStaleness: "a week"}); err == nil || !strings.Contains(err.Error(), "--max-cache-staleness") {

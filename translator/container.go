@@ -42,8 +42,7 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 	tmpl := wfv1.Template{
 		Name: name,
 		Metadata: wfv1.Metadata{
-			Labels:      map[string]string{LabelComponent: dnsName(strings.TrimPrefix(compName, "comp-"))},
-			Annotations: map[string]string{step.AnnotationFingerprint: fingerprint(c, comp)},
+			Labels: map[string]string{LabelComponent: dnsName(strings.TrimPrefix(compName, "comp-"))},
 		},
 		Volumes: []corev1.Volume{{Name: step.VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 	}

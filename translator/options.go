@@ -47,6 +47,9 @@ type Options struct {
 	// MaxCacheStaleness is the oldest cache entry a cached step may use, a
 	// Go duration; empty means the webhook's own limit.
 	MaxCacheStaleness string
+	// RefreshCache makes cached steps run even on a hit and replace the
+	// entry (kfpargo compile --refresh-cache).
+	RefreshCache bool
 
 	// Images gives, by image reference as the spec writes it, what an
 	// image runs by default, for containers that name no command.

@@ -30,6 +30,7 @@ type compileFlags struct {
 	lookup        bool
 	lookupTimeout time.Duration
 	disableCache  bool
+	refreshCache bool
 	staleness     string
 }
 
@@ -77,7 +78,8 @@ is the field path in the spec (or the flag), and exits with code 2.`,
 	fl.StringVar(&f.schedule, "schedule", "", "cron schedule of a cronworkflow, e.g. '0 3 * * *'")
 	fl.StringVar(&f.timezone, "timezone", "", "IANA time zone of the schedule (default: the controller's)")
 	fl.StringVar(&f.sa, "service-account", "", "service account for the workflow's pods (default: the namespace's default)")
-	fl.BoolVar(&f.disableCache, "disable-cache", false, "turn step caching off for every task (otherwise each task's cachingOptions.enableCache decides)")
+	fl.BoolVar(&f.disableCache, "no-cache", false, "turn step caching off for every task: no step reads or writes the cache (otherwise each task's cachingOptions.enableCache decides)")
+	fl.BoolVar(&f.refreshCache, "refresh-cache", false, "run every cached step even when an entry exists, and replace the entry")
 	fl.StringVar(&f.staleness, "max-cache-staleness", "", "oldest cache entry a cached step may reuse, e.g. 24h (default: the cache webhook's limit)")
 	fl.StringArrayVar(&f.entrypoints, "image-entrypoint", nil, "IMAGE=CMD: the entrypoint of an image used by containers without a command, as a JSON array or space-separated words; skips the registry lookup for that image (repeatable)")
 	fl.BoolVar(&f.lookup, "registry-lookup", true, "read the entrypoint of images used by containers without a command from their registry; false keeps the compile offline")
@@ -115,6 +117,7 @@ func runCompile(cmd *cobra.Command, file string, f compileFlags) error {
 		ImageLookupErrors: lookupErrs,
 		DisableCache:      f.disableCache,
 		MaxCacheStaleness: f.staleness,
+		RefreshCache:      f.refreshCache,
 		Kind:              translator.Kind(f.kind),
 		PipelineRoot:      f.pipelineRoot,
 		LauncherImage:     f.launcherImage,
