@@ -69,9 +69,17 @@ func (r *Runner) Run(ctx context.Context) int {
 		r.Log.Info("command failed; no outputs are recorded", zap.Int("exitCode", code))
 		return code
 	}
-	if err := r.collectOutputs(ctx, outURIs); err != nil {
+	out, err := r.collectOutputs(ctx, outURIs)
+	if err != nil {
 		r.Log.Error("collect outputs", zap.Error(err))
 		return ExitOutputs
+	}
+	if err := out.write(r.Layout); err != nil {
+		r.Log.Error("write outputs", zap.Error(err))
+		return ExitOutputs
+	}
+	for _, name := range sortedKeys(out.metricValues) {
+		writeMetricsTable(r.Stderr, name, out.metricValues[name])
 	}
 	return 0
 }
@@ -239,31 +247,31 @@ func userEnv(env []string) []string {
 	return out
 }
 
-// collectOutputs reads every output, uploads the artifacts, and only then
-// writes the files Argo reads, so a failure leaves no partial outputs.
-func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) error {
+// collectOutputs reads every output and uploads the artifacts. Nothing is
+// written for Argo yet, so a failure leaves no partial outputs.
+func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) (*Outputs, error) {
 	eo, err := r.readExecutorOutput()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	files := map[string][]byte{}
+	out := &Outputs{Params: map[string]string{}, Artifacts: map[string]*artifact.Descriptor{}}
 	for _, name := range sortedKeys(r.Spec.OutputParams) {
 		value, err := r.outputParam(name, r.Spec.OutputParams[name], eo)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		files[r.Layout.ArgoParamFile(name)] = []byte(value)
+		out.Params[name] = value
 	}
 	var mu sync.Mutex
 	metrics := map[string]map[string]any{}
 	var jobs []func() error
 	for _, name := range sortedKeys(r.Spec.OutputArtifacts) {
 		if r.Store == nil {
-			return errors.New("output artifacts need an object store: " + step.EnvS3Endpoint + " is not set")
+			return nil, errors.New("output artifacts need an object store: " + step.EnvS3Endpoint + " is not set")
 		}
 		uri, err := r.finalURI(name, outURIs[name], eo)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		schema := r.Spec.OutputArtifacts[name]
 		jobs = append(jobs, func() error {
@@ -306,18 +314,14 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 				metrics[name] = values
 				mu.Unlock()
 			}
-			b, err := d.JSON()
-			if err != nil {
-				return err
-			}
 			mu.Lock()
-			files[r.Layout.ArgoArtifactFile(name)] = b
+			out.Artifacts[name] = d
 			mu.Unlock()
 			return nil
 		})
 	}
 	if err := parallel(jobs); err != nil {
-		return err
+		return nil, err
 	}
 	if r.hasMetrics() {
 		summary := map[string]any{}
@@ -326,19 +330,12 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 		}
 		b, err := json.Marshal(summary)
 		if err != nil {
-			return fmt.Errorf("metrics: %w", err)
+			return nil, fmt.Errorf("metrics: %w", err)
 		}
-		files[r.Layout.MetricsFile()] = b
+		out.Metrics = string(b)
 	}
-	for _, p := range sortedKeys(files) {
-		if err := writeAtomic(p, files[p]); err != nil {
-			return err
-		}
-	}
-	for _, name := range sortedKeys(metrics) {
-		writeMetricsTable(r.Stderr, name, metrics[name])
-	}
-	return nil
+	out.metricValues = metrics
+	return out, nil
 }
 
 func (r *Runner) hasMetrics() bool {
