@@ -34,3 +34,24 @@ const (
 // that has no default: Argo parameters always carry a string, so absence
 // needs a value no pipeline would use.
 const AbsentValue = "__kfpargo_absent__"
+
+// The cache store's settings, imported like the object store's from a
+// Secret (keys without the prefix) into cached steps. The webhook takes the
+// same settings as flags.
+const (
+	EnvRedisPrefix   = EnvPrefix + "REDIS_"
+	EnvRedisAddr     = EnvRedisPrefix + "ADDR"     // host:port; no address, no cache writes
+	EnvRedisUsername = EnvRedisPrefix + "USERNAME" // Redis 6 ACL user, optional
+	EnvRedisPassword = EnvRedisPrefix + "PASSWORD"
+	EnvRedisDB       = EnvRedisPrefix + "DB"
+	// EnvCacheScope is "namespace" (default: entries are seen only in the
+	// namespace that wrote them) or "cluster"; it must match the webhook's
+	// --cache-scope.
+	EnvCacheScope = EnvRedisPrefix + "SCOPE"
+	// EnvCacheMaxTTL caps every entry's lifetime (a Go duration; default
+	// DefaultMaxCacheTTL), like the webhook's --max-cache-ttl.
+	EnvCacheMaxTTL = EnvRedisPrefix + "MAX_TTL"
+)
+
+// DefaultMaxCacheTTL is the operator's default cap on an entry's lifetime.
+const DefaultMaxCacheTTL = "720h"

@@ -1,10 +1,12 @@
 package translator
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kfpargo/kfpargo/ir"
 	"github.com/kfpargo/kfpargo/step"
@@ -84,10 +86,14 @@ func (t *translation) applyCache(tmpl *wfv1.Template, cfg cacheConfig) {
 	for len(args) > 0 && isCacheFlag(args[0]) {
 		args = args[1:]
 	}
+	c.EnvFrom = slices.DeleteFunc(c.EnvFrom, func(e corev1.EnvFromSource) bool { return e.Prefix == step.EnvRedisPrefix })
 	if !cfg.enabled {
 		c.Args = args
 		return
 	}
+	// The launcher writes the entry when the step succeeded. Optional: a
+	// cluster without the Secret runs cached steps uncached.
+	c.EnvFrom = append(c.EnvFrom, optionalSecretEnv(step.EnvRedisPrefix, t.opts.RedisSecret))
 	tmpl.Metadata.Labels[step.LabelCache] = step.CacheEnabled
 	flags := []string{step.FlagCache, step.FlagImage + "=" + c.Image}
 	for _, e := range c.Env {

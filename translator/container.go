@@ -171,14 +171,18 @@ func schemaTitle(a *ir.ArtifactSpec) string {
 // step without artifacts runs without it, and the launcher says which
 // variable is missing when a step needs it.
 func (t *translation) s3Env() []corev1.EnvFromSource {
+	return []corev1.EnvFromSource{optionalSecretEnv(step.EnvS3Prefix, t.opts.S3Secret)}
+}
+
+func optionalSecretEnv(prefix, secret string) corev1.EnvFromSource {
 	optional := true
-	return []corev1.EnvFromSource{{
-		Prefix: step.EnvS3Prefix,
+	return corev1.EnvFromSource{
+		Prefix: prefix,
 		SecretRef: &corev1.SecretEnvSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: t.opts.S3Secret},
+			LocalObjectReference: corev1.LocalObjectReference{Name: secret},
 			Optional:             &optional,
 		},
-	}}
+	}
 }
 
 // resources maps the static resource fields; values that are placeholders

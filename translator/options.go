@@ -17,6 +17,7 @@ const (
 	DefaultPipelineRoot  = "minio://mlpipeline/v2/artifacts"
 	DefaultLauncherImage = "ghcr.io/kfpargo/launcher:dev"
 	DefaultS3Secret      = "kfpargo-s3"
+	DefaultRedisSecret   = "kfpargo-redis"
 )
 
 // Options steer a translation.
@@ -31,6 +32,10 @@ type Options struct {
 	// S3Secret names the Secret the launcher reads its object-store endpoint
 	// and credentials from (keys ENDPOINT, ACCESS_KEY, SECRET_KEY, INSECURE, REGION; see package step).
 	S3Secret string
+	// RedisSecret names the Secret a cached step's launcher reads the cache
+	// store's settings from (step.EnvRedis*), imported with the prefix
+	// KFPARGO_REDIS_.
+	RedisSecret string
 	// Params are run arguments by pipeline input name, as text; they are
 	// checked against the input's type.
 	Params map[string]string
@@ -94,6 +99,9 @@ func (o Options) withDefaults(specRoot string) Options {
 	}
 	if o.LauncherImage == "" {
 		o.LauncherImage = DefaultLauncherImage
+	}
+	if o.RedisSecret == "" {
+		o.RedisSecret = DefaultRedisSecret
 	}
 	if o.S3Secret == "" {
 		o.S3Secret = DefaultS3Secret
