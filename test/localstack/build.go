@@ -29,6 +29,8 @@ type Binaries struct {
 	// Launcher is empty when ./cmd/launcher does not exist and
 	// Config.RequireLauncher is false.
 	Launcher string
+	// CacheWebhook is empty when ./cmd/cachewebhook does not exist.
+	CacheWebhook string
 }
 
 // cachedTool is a third-party binary built once per version into the cache.
@@ -109,6 +111,12 @@ func build(ctx context.Context, cfg Config) (*Binaries, error) {
 	default:
 		cfg.progressf("note: %s not found; image %s will not be mapped to a launcher binary",
 			filepath.Join(cfg.RepoDir, "cmd", "launcher"), cfg.LauncherImage)
+	}
+	if hasGoFiles(filepath.Join(cfg.RepoDir, "cmd", "cachewebhook")) {
+		bins.CacheWebhook = filepath.Join(binDir, "cachewebhook")
+		if err := b.project(ctx, "./cmd/cachewebhook", bins.CacheWebhook); err != nil {
+			return nil, err
+		}
 	}
 	return bins, nil
 }

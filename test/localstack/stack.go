@@ -33,18 +33,24 @@ type Stack struct {
 	S3Endpoint, S3AccessKey, S3SecretKey, Bucket string
 	// RedisAddr is host:port of a Redis without password.
 	RedisAddr string
+	// WebhookAddr serves the cache webhook's admissions (HTTPS);
+	// WebhookProbeAddr its /healthz, /readyz and /metrics (HTTP). Empty
+	// without a cache webhook.
+	WebhookAddr, WebhookProbeAddr string
 	// EnvFile is a shell file exporting KUBECONFIG and the KFPARGO_* variables.
 	EnvFile  string
 	Binaries *Binaries
 
-	cfg      Config
-	lock     *os.File
-	pki      *pki
-	etcdURL  string
-	children []*child
-	exited   chan error
-	downOnce sync.Once
-	downErr  error
+	cfg         Config
+	lock        *os.File
+	pki         *pki
+	etcdURL     string
+	children    []*child
+	webhook     *child
+	webhookSpec childSpec
+	exited      chan error
+	downOnce    sync.Once
+	downErr     error
 }
 
 // Up builds what is missing, cleans up after a crashed previous stack in
@@ -123,6 +129,7 @@ func (s *Stack) up(ctx context.Context) error {
 		{"namespace " + Namespace, s.configureNamespace},
 		{"workflow-controller", s.startWorkflowController},
 		{"node agent", s.startNodeAgent},
+		{"cache webhook", s.startCacheWebhook},
 	}
 	for _, st := range steps {
 		t := time.Now()
@@ -168,6 +175,7 @@ func (s *Stack) Env() []string {
 		"KFPARGO_S3_BUCKET=" + s.Bucket,
 		"KFPARGO_S3_INSECURE=true",
 		"KFPARGO_REDIS_ADDR=" + s.RedisAddr,
+		"KFPARGO_WEBHOOK_PROBE=" + s.WebhookProbeAddr,
 	}
 }
 

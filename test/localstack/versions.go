@@ -23,6 +23,9 @@ const (
 	// S3SecretName is a Secret in Namespace with keys ENDPOINT, ACCESS_KEY,
 	// SECRET_KEY and INSECURE (package step names the keys).
 	S3SecretName = "kfpargo-s3"
+	// RedisSecretName is a Secret in Namespace with the key ADDR: the cache
+	// store cached steps write their entries to.
+	RedisSecretName = "kfpargo-redis"
 	// ExecutorImage is the executor image configured in Argo; the node
 	// agent maps it to the locally built argoexec.
 	ExecutorImage = "quay.io/argoproj/argoexec:" + ArgoVersion
