@@ -29,7 +29,17 @@ type Step struct {
 	ExitCode string
 	Message  string
 	Outputs  map[string]string
+	// Cache is the cache webhook's decision for the step's (last) pod:
+	// hit, miss, skip or error; empty when it did not see the pod.
+	Cache string
+	// CacheSource is, on a hit, the NAMESPACE/WORKFLOW/POD whose outputs
+	// were replayed.
+	CacheSource string
+	CacheKey    string
 }
+
+// Cached reports whether the step's outputs were replayed from the cache.
+func (s Step) Cached() bool { return s.Cache == "hit" }
 
 // Duration is how long the step ran; zero until it started.
 func (s Step) Duration() time.Duration {
@@ -47,9 +57,13 @@ func (s Step) Duration() time.Duration {
 // pods that ran each.
 func Steps(wf *wfv1.Workflow, pods []corev1.Pod) []Step {
 	podsByNode := map[string]int{}
+	lastPod := map[string]corev1.Pod{}
 	for _, p := range pods {
 		if n := p.Annotations[nodeNameAnnotation]; n != "" {
 			podsByNode[n]++
+			if last, ok := lastPod[n]; !ok || last.CreationTimestamp.Before(&p.CreationTimestamp) {
+				lastPod[n] = p
+			}
 		}
 	}
 	var steps []Step
@@ -66,6 +80,12 @@ func Steps(wf *wfv1.Workflow, pods []corev1.Pod) []Step {
 			Pods:     podsByNode[n.Name],
 			Message:  n.Message,
 			Outputs:  map[string]string{},
+		}
+		if p, ok := lastPod[n.Name]; ok {
+			decision, _, _ := strings.Cut(p.Annotations[step.AnnotationCacheDecision], ":")
+			s.Cache = decision
+			s.CacheSource = p.Annotations[step.AnnotationCacheSource]
+			s.CacheKey = p.Annotations[step.AnnotationCacheKey]
 		}
 		if n.Inputs != nil {
 			for _, p := range n.Inputs.Parameters {
@@ -98,7 +118,7 @@ func Steps(wf *wfv1.Workflow, pods []corev1.Pod) []Step {
 // WriteTable prints the steps as an aligned table.
 func WriteTable(w io.Writer, steps []Step) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tPHASE\tDURATION\tPODS\tEXIT\tMESSAGE")
+	fmt.Fprintln(tw, "STEP\tPHASE\tDURATION\tCACHE\tPODS\tEXIT\tMESSAGE")
 	for _, s := range steps {
 		exit := s.ExitCode
 		if exit == "" {
@@ -108,7 +128,11 @@ func WriteTable(w io.Writer, steps []Step) error {
 		if len(msg) > 60 {
 			msg = msg[:57] + "..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.Phase, s.Duration().Round(100*time.Millisecond), s.Pods, exit, msg)
+		cache := s.Cache
+		if cache == "" {
+			cache = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.Phase, s.Duration().Round(100*time.Millisecond), cache, s.Pods, exit, msg)
 	}
 	return tw.Flush()
 }

@@ -8,6 +8,8 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfpargo/kfpargo/step"
 )
 
 func TestStepsAndTable(t *testing.T) {
@@ -25,15 +27,20 @@ func TestStepsAndTable(t *testing.T) {
 			Outputs: &wfv1.Outputs{ExitCode: &exit0,
 				Parameters: []wfv1.Parameter{{Name: "n", Value: wfv1.AnyStringPtr("12")}}}},
 	}}}
-	pod := func(node string) corev1.Pod {
-		return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{nodeNameAnnotation: node}}}
+	pod := func(node string, created int, decision string) corev1.Pod {
+		return corev1.Pod{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: at(created), Annotations: map[string]string{
+			nodeNameAnnotation: node, step.AnnotationCacheDecision: decision, step.AnnotationCacheSource: "ns/old/" + node}}}
 	}
-	steps := Steps(wf, []corev1.Pod{pod("run.load"), pod("run.prep"), pod("run.prep")})
+	// prep ran twice (a retry): the decision shown is the last pod's.
+	steps := Steps(wf, []corev1.Pod{pod("run.load", 0, "hit: replaying"), pod("run.prep", 6, "miss: no entry"), pod("run.prep", 5, "hit: x")})
 	if len(steps) != 2 || steps[0].Name != "load" || steps[1].Name != "prep" {
 		t.Fatalf("steps in start order, DAG nodes left out: %+v", steps)
 	}
 	if steps[0].Pods != 1 || steps[1].Pods != 2 || steps[0].Outputs["n"] != "12" || steps[1].ExitCode != "3" || steps[0].Task != "load-data" {
 		t.Fatalf("steps: %+v", steps)
+	}
+	if !steps[0].Cached() || steps[0].CacheSource != "ns/old/run.load" || steps[1].Cache != "miss" || steps[1].Cached() {
+		t.Errorf("cache decisions: %+v / %+v", steps[0], steps[1])
 	}
 	if d := steps[0].Duration(); d != 4*time.Second {
 		t.Errorf("duration %s", d)
@@ -46,7 +53,7 @@ func TestStepsAndTable(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "STEP") {
 		t.Fatalf("table:\n%s", b.String())
 	}
-	for _, want := range []string{"prep", "Failed", "3s", "2", "3", "main: Error (exit code 3)"} {
+	for _, want := range []string{"prep", "Failed", "3s", "miss", "2", "3", "main: Error (exit code 3)"} {
 		if !strings.Contains(lines[2], want) {
 			t.Errorf("row %q lacks %q", lines[2], want)
 		}
