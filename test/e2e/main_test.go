@@ -18,6 +18,8 @@ import (
 var (
 	target     *runner.Target
 	skipReason string
+	// stack is the local stack, nil on an existing cluster.
+	stack *localstack.Stack
 	// sdkAvailable: KFP_SDK_DIR is set and Python images on the local
 	// stack run lightweight components with it (package kfpsdk).
 	sdkAvailable bool
@@ -78,7 +80,7 @@ func runMain(m *testing.M) int {
 		}
 		sdkAvailable = true
 	}
-	stack, err := localstack.Up(ctx, cfg)
+	stack, err = localstack.Up(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: local stack: %v\n", err)
 		return 1
@@ -97,6 +99,9 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
+	// Tests share one cache; only the cache tests use it, so that no other
+	// test is served another's outputs.
+	target.NoCache = true
 	return m.Run()
 }
 

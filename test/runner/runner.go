@@ -32,6 +32,9 @@ type Target struct {
 	Store         *artifact.Store
 	LauncherImage string
 	PipelineRoot  string
+	// NoCache and RefreshCache are kfpargo compile's --no-cache and
+	// --refresh-cache for every pipeline compiled for this target.
+	NoCache, RefreshCache bool
 }
 
 // NewTarget connects to a cluster and an object store.
@@ -125,6 +128,7 @@ func (t *Target) Compile(specPath string, params map[string]string) (*wfv1.Workf
 	}
 	wf, err := translator.Translate(p, translator.Options{
 		LauncherImage: t.LauncherImage, PipelineRoot: t.PipelineRoot, Params: params,
+		DisableCache: t.NoCache, RefreshCache: t.RefreshCache,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", specPath, err)
