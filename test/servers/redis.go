@@ -1,0 +1,95 @@
+package servers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a running redis-server without persistence.
+type Redis struct {
+	Addr   string
+	Client *redis.Client
+	cmd    *exec.Cmd
+	args   []string
+	dir    string
+}
+
+// RedisBinary finds the server: $KFPARGO_REDIS_SERVER, else Debian's.
+func RedisBinary() (string, error) {
+	p := os.Getenv("KFPARGO_REDIS_SERVER")
+	if p == "" {
+		p = "/usr/bin/redis-server"
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("no redis-server at %s (apt-get install redis-server, or set KFPARGO_REDIS_SERVER): %w", p, err)
+	}
+	return p, nil
+}
+
+// StartRedis starts a Redis server on a free loopback port. It stops when
+// the test ends.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	if _, err := RedisBinary(); err != nil {
+		missing(t, err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Redis{Addr: "127.0.0.1:" + strconv.Itoa(port), dir: t.TempDir()}
+	r.args = []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--dir", r.dir}
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	r.Client = redis.NewClient(&redis.Options{Addr: r.Addr})
+	t.Cleanup(func() { _ = r.Client.Close() })
+	return r
+}
+
+// Start (re)starts the server on the same address, empty.
+func (r *Redis) Start() error {
+	bin, err := RedisBinary()
+	if err != nil {
+		return err
+	}
+	r.cmd = exec.Command(bin, r.args...)
+	r.cmd.Dir = r.dir
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := r.cmd.Start(); err != nil {
+		return fmt.Errorf("start redis: %w", err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.Stop()
+	return fmt.Errorf("redis at %s not ready after 20s", r.Addr)
+}
+
+// Stop kills the server.
+func (r *Redis) Stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
