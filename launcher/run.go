@@ -34,6 +34,8 @@ type Runner struct {
 	Env []string
 	// Stdout and Stderr receive the user command's output, unbuffered.
 	Stdout, Stderr *os.File
+	// Cache, when set, serves and records cached steps (--cache).
+	Cache *Cache
 }
 
 // Run goes through the step's stages and returns the process exit code.
@@ -49,6 +51,11 @@ func (r *Runner) Run(ctx context.Context) int {
 		// the SDK's dsl.get_uri() (the file's directory, as a URI) names
 		// this task's part of the pipeline root.
 		r.Layout.TaskRoot = r.Layout.ArtifactPath(taskRoot)
+	}
+	sess := r.openCache(ctx)
+	defer sess.close(ctx, r.Log)
+	if sess != nil && sess.hit != nil {
+		return r.replay(sess.hit)
 	}
 	if err := r.downloadInputs(ctx); err != nil {
 		r.Log.Error("download inputs", zap.Error(err))
@@ -80,6 +87,9 @@ func (r *Runner) Run(ctx context.Context) int {
 	}
 	for _, name := range sortedKeys(out.metricValues) {
 		writeMetricsTable(r.Stderr, name, out.metricValues[name])
+	}
+	if sess != nil {
+		r.record(ctx, sess, out)
 	}
 	return 0
 }

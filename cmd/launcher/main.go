@@ -2,6 +2,7 @@
 //
 //	launcher copy DEST          copy this binary to DEST (the init container)
 //	launcher run [flags] -- CMD run one KFP step around CMD (the main container)
+//	launcher replay --entry JSON  write a cache entry's outputs (a pod the cache webhook rewrote)
 //
 // Exit codes of run: the command's own exit code; 64 bad flags; 65 an input
 // could not be downloaded or a placeholder resolved; 66 an output was missing
@@ -16,13 +17,16 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/cachestore"
 	"github.com/kfpargo/kfpargo/launcher"
 	"github.com/kfpargo/kfpargo/step"
+	"github.com/redis/go-redis/v9"
 )
 
 const usage = `usage: launcher COMMAND
@@ -31,13 +35,20 @@ Commands:
   copy DEST               copy this binary to DEST (used by the step's init container)
   run [flags] -- CMD...   run one KFP step: download inputs, resolve placeholders in CMD,
                           run it, upload outputs (see launcher run --help)
+  replay --entry JSON     write the outputs of a cache entry where Argo reads them, instead of
+                          running the step (the cache webhook puts this in a pod on a hit)
 
 Object store settings come from the environment: ` + step.EnvS3Endpoint + ` (host:port),
 ` + step.EnvS3AccessKey + `, ` + step.EnvS3SecretKey + `, ` + step.EnvS3Insecure + ` (true for plain HTTP), ` + step.EnvS3Region + `,
 ` + step.EnvS3Verify + ` (checksum, the default: trust the SHA-256 stored with an object by the
 launcher that uploaded it and check the bytes' CRC-32C; sha256: hash every downloaded byte).
 
+Cached steps (--cache) read the cache store's settings from ` + step.EnvRedisAddr + ` (host:port;
+unset: no cache), ` + step.EnvRedisUsername + `, ` + step.EnvRedisPassword + `, ` + step.EnvRedisDB + `,
+` + step.EnvCacheScope + ` (namespace or cluster) and ` + step.EnvCacheMaxTTL + ` (default ` + step.DefaultMaxCacheTTL + `).
+
 Exit codes of run: the command's own; 64 bad flags; 65 inputs; 66 outputs; 127 start failed.
+Exit codes of replay: 0; 64 bad entry; 66 outputs could not be written.
 `
 
 func main() {
@@ -83,11 +94,33 @@ func run(args []string, stderr io.Writer) int {
 		if store != nil {
 			store.Warn = func(msg string) { log.Warn(msg) }
 		}
+		cache, closeCache, err := cacheFromEnv()
+		if err != nil {
+			// The cache must never fail a step.
+			log.Warn("cache settings; the step runs uncached", zap.Error(err))
+		}
+		defer closeCache()
 		r := &launcher.Runner{
 			Spec: spec, Layout: launcher.DefaultLayout(), Store: store, Log: log,
-			Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr,
+			Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr, Cache: cache,
 		}
 		return r.Run(context.Background())
+	case "replay":
+		fs := flag.NewFlagSet("launcher replay", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		entry := fs.String("entry", "", "the cache entry, JSON")
+		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return launcher.ExitUsage
+		}
+		e, err := cachestore.DecodeEntry([]byte(*entry))
+		if err != nil {
+			log.Error("replay: invalid entry", zap.Error(err))
+			return launcher.ExitUsage
+		}
+		return launcher.Replay(e, launcher.DefaultLayout(), log)
 	}
 	fmt.Fprintf(stderr, "launcher: unknown command %q\n\n%s", args[0], usage)
 	return launcher.ExitUsage
@@ -120,6 +153,46 @@ func storeFromEnv() (*artifact.Store, error) {
 		Region:    os.Getenv(step.EnvS3Region),
 		Verify:    verify,
 	})
+}
+
+// cacheFromEnv connects to the cache store named in the environment; nil
+// without an address. It makes no request: an unreachable store shows when
+// the step claims its key, and the step then runs uncached.
+func cacheFromEnv() (*launcher.Cache, func(), error) {
+	addr := os.Getenv(step.EnvRedisAddr)
+	if addr == "" {
+		return nil, func() {}, nil
+	}
+	db := 0
+	if v := os.Getenv(step.EnvRedisDB); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, func() {}, fmt.Errorf("%s=%q is not a database number", step.EnvRedisDB, v)
+		}
+		db = n
+	}
+	maxTTL := step.DefaultMaxCacheTTL
+	if v := os.Getenv(step.EnvCacheMaxTTL); v != "" {
+		maxTTL = v
+	}
+	ttl, err := time.ParseDuration(maxTTL)
+	if err != nil || ttl <= 0 {
+		return nil, func() {}, fmt.Errorf("%s=%q is not a positive duration", step.EnvCacheMaxTTL, maxTTL)
+	}
+	cluster := false
+	switch v := os.Getenv(step.EnvCacheScope); v {
+	case "", "namespace":
+	case "cluster":
+		cluster = true
+	default:
+		return nil, func() {}, fmt.Errorf("%s=%q: want namespace or cluster", step.EnvCacheScope, v)
+	}
+	rdb := redis.NewClient(&redis.Options{
+		Addr: addr, Username: os.Getenv(step.EnvRedisUsername), Password: os.Getenv(step.EnvRedisPassword), DB: db,
+		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+	})
+	c := &launcher.Cache{Store: cachestore.New(rdb, cachestore.Options{}), ClusterScope: cluster, MaxTTL: ttl}
+	return c, func() { _ = rdb.Close() }, nil
 }
 
 func newLogger(w io.Writer) *zap.Logger {
