@@ -174,7 +174,9 @@ func TestDecodeEntry(t *testing.T) {
 		"bad digest": {edit(func(m map[string]any) {
 			m["artifacts"] = map[string]any{"model": map[string]any{"uri": "minio://b/m", "sha256": "nope"}}
 		}), "artifacts.model.sha256"},
-		"no uri":     {edit(func(m map[string]any) { m["artifacts"] = map[string]any{"m": map[string]any{"sha256": strings.Repeat("a", 64)}} }), "artifacts.m.uri"},
+		"no uri": {edit(func(m map[string]any) {
+			m["artifacts"] = map[string]any{"m": map[string]any{"sha256": strings.Repeat("a", 64)}}
+		}), "artifacts.m.uri"},
 		"version":    {edit(func(m map[string]any) { m["version"] = 2 }), "version"},
 		"no created": {edit(func(m map[string]any) { delete(m, "created") }), "created"},
 		"trailing":   {append(append([]byte{}, good...), []byte(`{}`)...), "after the entry"},

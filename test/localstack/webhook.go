@@ -61,6 +61,9 @@ func (s *Stack) startCacheWebhook(ctx context.Context) error {
 			"--s3-secret-key-file", secret,
 			"--s3-insecure",
 			"--launcher-image", s.cfg.LauncherImage,
+			// The decision budget in production is tens of milliseconds;
+			// a loaded CI machine must not turn hits into fail-open misses.
+			"--timeout", "1s",
 		},
 	}
 	if err := s.StartCacheWebhook(ctx); err != nil {

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/kfpargo/kfpargo/step"
+)
+
+// config is the command line, validated.
+type config struct {
+	listen, probeListen              string
+	certFile, keyFile                string
+	certReload, timeout, grace       time.Duration
+	redisAddr, redisUsername         string
+	redisPasswordFile                string
+	redisDB                          int
+	s3Endpoint                       string
+	s3AccessKeyFile, s3SecretKeyFile string
+	s3Insecure                       bool
+	s3Region                         string
+	launcherImage                    string
+	clusterScope                     bool
+	maxTTL                           time.Duration
+	logLevel                         string
+	showVersion                      bool
+}
+
+const usageHead = `usage: cachewebhook [flags]
+
+kfpargo's step-cache admission webhook. The apiserver sends it the step pods
+labelled kfpargo.io/cache=enabled (MutatingWebhookConfiguration with
+failurePolicy Ignore); it computes each step's cache key, looks it up in
+Redis, verifies the entry's artifacts in the object store and, on a hit,
+rewrites the pod into a sub-second replay of the cached outputs. Any error
+of its own admits the pod unchanged.
+
+Flags:
+`
+
+const usageTail = `
+Example (in a Deployment, with the serving certificate and credentials
+mounted from Secrets):
+
+  cachewebhook --tls-cert-file /certs/tls.crt --tls-key-file /certs/tls.key \
+    --redis-addr redis.kfpargo:6379 --redis-password-file /secrets/redis/password \
+    --s3-endpoint minio.kfpargo:9000 --s3-insecure \
+    --s3-access-key-file /secrets/s3/ACCESS_KEY --s3-secret-key-file /secrets/s3/SECRET_KEY \
+    --launcher-image ghcr.io/kfpargo/launcher:v0.1.0
+
+Exit codes: 0 after a graceful shutdown (SIGTERM/SIGINT), 2 bad flags,
+1 a runtime failure.
+`
+
+func parseFlags(args []string, out io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("cachewebhook", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(out, usageHead)
+		fs.PrintDefaults()
+		fmt.Fprint(out, usageTail)
+	}
+	var scope string
+	fs.StringVar(&c.listen, "listen", ":9443", "address for admission requests (HTTPS, path /mutate)")
+	fs.StringVar(&c.probeListen, "probe-listen", ":8080", "address for /healthz, /readyz and /metrics (plain HTTP)")
+	fs.StringVar(&c.certFile, "tls-cert-file", "", "serving certificate (PEM); re-read when it changes, no restart needed (required)")
+	fs.StringVar(&c.keyFile, "tls-key-file", "", "serving certificate's private key (PEM) (required)")
+	fs.DurationVar(&c.certReload, "cert-reload-interval", 10*time.Second, "how often the certificate files are checked for a new pair")
+	fs.DurationVar(&c.timeout, "timeout", 40*time.Millisecond, "budget for one admission decision, Redis and object-store calls included; past it the pod is admitted unchanged. Keep it well under the configuration's timeoutSeconds")
+	fs.DurationVar(&c.grace, "shutdown-grace", 10*time.Second, "how long in-flight requests may take after SIGTERM")
+	fs.StringVar(&c.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis host:port holding the cache entries")
+	fs.StringVar(&c.redisUsername, "redis-username", "", "Redis ACL user (Redis 6+), if any")
+	fs.StringVar(&c.redisPasswordFile, "redis-password-file", "", "file holding the Redis password (a file, so the password is not in the process list)")
+	fs.IntVar(&c.redisDB, "redis-db", 0, "Redis database number")
+	fs.StringVar(&c.s3Endpoint, "s3-endpoint", "", "object store host:port, to verify cached artifacts and identify imported inputs; without it, entries with artifacts are not used")
+	fs.StringVar(&c.s3AccessKeyFile, "s3-access-key-file", "", "file holding the object store's access key")
+	fs.StringVar(&c.s3SecretKeyFile, "s3-secret-key-file", "", "file holding the object store's secret key")
+	fs.BoolVar(&c.s3Insecure, "s3-insecure", false, "plain HTTP to the object store")
+	fs.StringVar(&c.s3Region, "s3-region", "", "object store region, if it needs one")
+	fs.StringVar(&c.launcherImage, "launcher-image", "", "image a replaying pod's main container runs instead of the step's own (default: keep the step's image)")
+	fs.StringVar(&scope, "cache-scope", "namespace", "namespace: a pod is served only entries written in its namespace; cluster: entries are shared by all namespaces (the launchers' "+step.EnvCacheScope+" must match)")
+	maxTTL := fs.String("max-cache-ttl", step.DefaultMaxCacheTTL, "oldest entry ever used, whatever a task's staleness allows (the launchers' "+step.EnvCacheMaxTTL+" should match)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.showVersion {
+		return c, nil
+	}
+	var errs []error
+	if c.certFile == "" || c.keyFile == "" {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file are required"))
+	}
+	switch scope {
+	case "namespace":
+	case "cluster":
+		c.clusterScope = true
+	default:
+		errs = append(errs, fmt.Errorf("--cache-scope %q: want namespace or cluster", scope))
+	}
+	d, err := time.ParseDuration(*maxTTL)
+	if err != nil || d <= 0 {
+		errs = append(errs, fmt.Errorf("--max-cache-ttl %q: not a positive duration", *maxTTL))
+	}
+	c.maxTTL = d
+	if c.timeout <= 0 {
+		errs = append(errs, errors.New("--timeout must be positive"))
+	}
+	if (c.s3AccessKeyFile != "" || c.s3SecretKeyFile != "") && c.s3Endpoint == "" {
+		errs = append(errs, errors.New("--s3-access-key-file and --s3-secret-key-file need --s3-endpoint"))
+	}
+	if c.redisDB < 0 {
+		errs = append(errs, errors.New("--redis-db must not be negative"))
+	}
+	return c, errors.Join(errs...)
+}

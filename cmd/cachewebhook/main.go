@@ -1,0 +1,138 @@
+// Command cachewebhook is kfpargo's step-cache admission webhook
+// (docs/caching.md): it serves AdmissionReviews for step pods over HTTPS,
+// and /healthz, /readyz and /metrics over plain HTTP.
+//
+// Exit codes: 0 after a graceful shutdown (SIGTERM, SIGINT); 2 bad flags;
+// 1 a runtime failure (a port that cannot be bound, an unreadable
+// certificate or secret file).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/cachestore"
+	"github.com/kfpargo/kfpargo/cachewebhook"
+)
+
+// version is set at build time (-ldflags -X main.version=...).
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cachewebhook: %v\n", err)
+		return 2
+	}
+	if cfg.showVersion {
+		fmt.Fprintln(stdout, version)
+		return 0
+	}
+	log, err := newLogger(stderr, cfg.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "cachewebhook: --log-level: %v\n", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("cachewebhook stopped", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
+	certs, err := cachewebhook.NewCertWatcher(cfg.certFile, cfg.keyFile, log)
+	if err != nil {
+		return err
+	}
+	redisPassword, err := readSecretFile(cfg.redisPasswordFile)
+	if err != nil {
+		return fmt.Errorf("--redis-password-file: %w", err)
+	}
+	rdb := redis.NewClient(&redis.Options{
+		Addr: cfg.redisAddr, Username: cfg.redisUsername, Password: redisPassword, DB: cfg.redisDB,
+		// The whole admission has tens of milliseconds: a Redis that does
+		// not answer fast is treated as down (the pod runs uncached).
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: cfg.timeout, WriteTimeout: cfg.timeout,
+		MaxRetries: -1, PoolSize: 64, MinIdleConns: 4,
+	})
+	defer rdb.Close()
+	d := &cachewebhook.Decider{
+		Cache: cachestore.New(rdb, cachestore.Options{}), LauncherImage: cfg.launcherImage,
+		ClusterScope: cfg.clusterScope, MaxTTL: cfg.maxTTL,
+	}
+	if cfg.s3Endpoint != "" {
+		access, err := readSecretFile(cfg.s3AccessKeyFile)
+		if err != nil {
+			return fmt.Errorf("--s3-access-key-file: %w", err)
+		}
+		secret, err := readSecretFile(cfg.s3SecretKeyFile)
+		if err != nil {
+			return fmt.Errorf("--s3-secret-key-file: %w", err)
+		}
+		if d.Artifacts, err = artifact.NewStore(artifact.Config{Endpoint: cfg.s3Endpoint, AccessKey: access, SecretKey: secret, Insecure: cfg.s3Insecure, Region: cfg.s3Region}); err != nil {
+			return err
+		}
+	}
+	metrics := cachewebhook.NewMetrics()
+	log.Info("starting", zap.String("version", version), zap.String("redis", cfg.redisAddr), zap.String("s3", cfg.s3Endpoint),
+		zap.String("launcherImage", cfg.launcherImage), zap.Bool("clusterScope", cfg.clusterScope), zap.Duration("timeout", cfg.timeout))
+	return cachewebhook.Run(ctx, cachewebhook.ServerConfig{
+		Listen: cfg.listen, ProbeListen: cfg.probeListen, Certs: certs, CertReload: cfg.certReload,
+		Handler: cachewebhook.Serve(d, cachewebhook.ServeOptions{Timeout: cfg.timeout, Log: log, Metrics: metrics}),
+		Metrics: metrics, Log: log, Grace: cfg.grace,
+	})
+}
+
+// readSecretFile reads a credential from a file (a mounted Secret), so it
+// never shows in the process list; an empty name is an empty value.
+func readSecretFile(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return string(trimNewline(b)), nil
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func newLogger(w io.Writer, level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	enc.TimeKey = "ts"
+	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(w), lvl)).Named("cachewebhook"), nil
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestHelpNamesEveryFlag(t *testing.T) {
+	var out strings.Builder
+	if code := run(t.Context(), []string{"--help"}, &out, &out); code != 0 {
+		t.Fatalf("--help exit %d", code)
+	}
+	for _, f := range []string{"listen", "probe-listen", "tls-cert-file", "tls-key-file", "cert-reload-interval", "timeout",
+		"shutdown-grace", "redis-addr", "redis-username", "redis-password-file", "redis-db", "s3-endpoint",
+		"s3-access-key-file", "s3-secret-key-file", "s3-insecure", "s3-region", "launcher-image", "cache-scope",
+		"max-cache-ttl", "log-level", "version", "Example", "Exit codes"} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("--help does not mention %s", f)
+		}
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "--tls-cert-file"},
+		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--cache-scope", "world"}, "--cache-scope"},
+		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--max-cache-ttl", "forever"}, "--max-cache-ttl"},
+		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--s3-access-key-file", "a"}, "--s3-endpoint"},
+		{[]string{"--no-such-flag"}, "no-such-flag"},
+	} {
+		var out strings.Builder
+		if code := run(t.Context(), c.args, &out, &out); code != 2 || !strings.Contains(out.String(), c.want) {
+			t.Errorf("%v: exit %d, output %q (want 2 and %q)", c.args, code, out.String(), c.want)
+		}
+	}
+}
+
+// TestServesAndStopsOnSIGTERM runs the real binary: probes answer, metrics
+// are exported, and SIGTERM ends it with exit 0.
+func TestServesAndStopsOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "cachewebhook")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cert, key := writeSelfSigned(t, dir)
+	probe := freeAddr(t)
+	cmd := exec.Command(bin, "--listen", freeAddr(t), "--probe-listen", probe, "--tls-cert-file", cert, "--tls-key-file", key,
+		"--redis-addr", freeAddr(t)) // nothing listens there: readiness does not depend on Redis
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + probe + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if code, _ := get("/readyz"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready; logs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz %d", code)
+	}
+	code, body := get("/metrics")
+	for _, m := range []string{"kfpargo_cachewebhook_admissions_total", "kfpargo_cachewebhook_admission_duration_seconds", "go_goroutines"} {
+		if code != http.StatusOK || !strings.Contains(body, m) {
+			t.Errorf("/metrics (%d) lacks %s", code, m)
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("still running 20s after SIGTERM")
+	}
+	if !strings.Contains(logs.String(), "shutting down") {
+		t.Errorf("no shutdown in the logs:\n%s", logs.String())
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func writeSelfSigned(t *testing.T, dir string) (string, string) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	cert, keyPath := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	_ = os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return cert, keyPath
+}
