@@ -48,6 +48,8 @@ type Stack struct {
 	children    []*child
 	webhook     *child
 	webhookSpec childSpec
+	redis       *child
+	redisSpec   childSpec
 	exited      chan error
 	downOnce    sync.Once
 	downErr     error

@@ -76,7 +76,7 @@ func (s *Stack) startRedis(ctx context.Context) error {
 		return fmt.Errorf("redis: %w", err)
 	}
 	s.RedisAddr = loopback(ports[0])
-	c, err := s.start(childSpec{
+	s.redisSpec = childSpec{
 		name: "redis",
 		path: s.Binaries.Redis,
 		args: []string{
@@ -87,15 +87,31 @@ func (s *Stack) startRedis(ctx context.Context) error {
 			"--daemonize", "no",
 			"--dir", dir,
 		},
-	})
+	}
+	return s.StartRedis(ctx)
+}
+
+// StartRedis (re)starts Redis on its address, empty, and waits until it
+// answers; StopRedis stops it. Fault tests use them.
+func (s *Stack) StartRedis(ctx context.Context) error {
+	c, err := s.start(s.redisSpec)
 	if err != nil {
 		return err
 	}
+	s.redis = c
 	rc := redis.NewClient(&redis.Options{Addr: s.RedisAddr, MaxRetries: -1})
 	defer rc.Close()
 	return waitReady(ctx, c, 30*time.Second, func(ctx context.Context) error {
 		return rc.Ping(ctx).Err()
 	})
+}
+
+// StopRedis stops Redis.
+func (s *Stack) StopRedis() {
+	if s.redis != nil {
+		s.redis.stop(s.cfg.Logger)
+		s.redis = nil
+	}
 }
 
 func randomHex(n int) string {

@@ -35,6 +35,8 @@ type Target struct {
 	// NoCache and RefreshCache are kfpargo compile's --no-cache and
 	// --refresh-cache for every pipeline compiled for this target.
 	NoCache, RefreshCache bool
+	// MaxCacheStaleness is kfpargo compile's --max-cache-staleness.
+	MaxCacheStaleness string
 }
 
 // NewTarget connects to a cluster and an object store.
@@ -128,7 +130,7 @@ func (t *Target) Compile(specPath string, params map[string]string) (*wfv1.Workf
 	}
 	wf, err := translator.Translate(p, translator.Options{
 		LauncherImage: t.LauncherImage, PipelineRoot: t.PipelineRoot, Params: params,
-		DisableCache: t.NoCache, RefreshCache: t.RefreshCache,
+		DisableCache: t.NoCache, RefreshCache: t.RefreshCache, MaxCacheStaleness: t.MaxCacheStaleness,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", specPath, err)

@@ -1,0 +1,402 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/cachestore"
+	"github.com/kfpargo/kfpargo/runstatus"
+	"github.com/kfpargo/kfpargo/step"
+	"github.com/kfpargo/kfpargo/test/runner"
+	"github.com/kfpargo/kfpargo/test/stacktest"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const cacheChain = "testdata/cache-chain.yaml"
+
+// cacheStack is the local stack with its cache webhook and Redis; cache
+// tests need to reach them directly.
+func cacheStack(t *testing.T) *runner.Target {
+	t.Helper()
+	tg := needTarget(t)
+	if stack == nil || stack.WebhookAddr == "" {
+		t.Skip("the cache tests need the local stack with its cache webhook")
+	}
+	cached := *tg
+	cached.NoCache = false
+	return &cached
+}
+
+// counterDir is where cache-chain's commands count their runs; the node
+// agent's pods share /var/tmp with the host.
+func counterDir(tag string) string { return filepath.Join("/var/tmp/kfpargo-e2e", tag) }
+
+// ran says how often a cache-chain step's command really ran for tag.
+func ran(t *testing.T, tag, stepName string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(counterDir(tag), stepName))
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "run")
+}
+
+func uniqueTag(t *testing.T) string {
+	tag := fmt.Sprintf("%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), time.Now().UnixNano())
+	t.Cleanup(func() { _ = os.RemoveAll(counterDir(tag)) })
+	return tag
+}
+
+func runWith(t *testing.T, tg *runner.Target, spec string, params map[string]string) *runner.Result {
+	t.Helper()
+	wf, err := tg.Compile(spec, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	res, err := tg.Run(ctx, wf, stacktest.LogWriter{T: t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	res.Report(&b)
+	t.Log(b.String())
+	return res
+}
+
+func mustSucceed(t *testing.T, res *runner.Result) {
+	t.Helper()
+	if !res.Succeeded() {
+		t.Fatalf("run %s: %s (%s)", res.Workflow.Name, res.Workflow.Status.Phase, res.Workflow.Status.Message)
+	}
+}
+
+// decisions maps step name to the webhook's decision for it.
+func decisions(res *runner.Result) map[string]string {
+	out := map[string]string{}
+	for _, s := range res.Steps {
+		out[s.Name] = s.Cache
+	}
+	return out
+}
+
+// stepPods returns each step's pod by step name.
+func stepPods(t *testing.T, tg *runner.Target, res *runner.Result) map[string]corev1.Pod {
+	t.Helper()
+	pods, err := runstatus.Pods(context.Background(), tg.Clients, tg.Namespace, res.Workflow.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNode := map[string]corev1.Pod{}
+	for _, p := range pods {
+		byNode[p.Annotations["workflows.argoproj.io/node-name"]] = p
+	}
+	out := map[string]corev1.Pod{}
+	for _, s := range res.Steps {
+		out[s.Name] = byNode[s.NodeName]
+	}
+	return out
+}
+
+// checkReplayed asserts that a step was served from the cache: its pod is
+// labelled cached, its main container ran the launcher's replay from the
+// launcher image, and the replay took under a second.
+func checkReplayed(t *testing.T, tg *runner.Target, res *runner.Result, names ...string) {
+	t.Helper()
+	pods := stepPods(t, tg, res)
+	for _, name := range names {
+		p, ok := pods[name]
+		if !ok {
+			t.Errorf("no pod for step %s", name)
+			continue
+		}
+		if p.Labels[step.LabelCached] != "true" {
+			t.Errorf("step %s: pod %s not labelled %s (decision %q)", name, p.Name, step.LabelCached, p.Annotations[step.AnnotationCacheDecision])
+			continue
+		}
+		for _, c := range p.Spec.Containers {
+			if c.Name != "main" {
+				continue
+			}
+			if !strings.Contains(strings.Join(c.Command, " "), step.LauncherPath+" replay") || c.Image != tg.LauncherImage {
+				t.Errorf("step %s: main container %s runs %q, want the launcher's replay", name, c.Image, c.Command)
+			}
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.Name != "main" || cs.State.Terminated == nil {
+				continue
+			}
+			// Kubernetes records these to the second.
+			if d := cs.State.Terminated.FinishedAt.Sub(cs.State.Terminated.StartedAt.Time); d > time.Second {
+				t.Errorf("step %s: the replay ran %s", name, d)
+			}
+		}
+	}
+}
+
+// TestCacheSeedScenario is issue 5's scenario on the seed pipeline: change
+// only the training step's hidden units and the slow data loading and the
+// preprocessing come from the cache; run it again unchanged and every step
+// does.
+func TestCacheSeedScenario(t *testing.T) {
+	tg := cacheStack(t)
+	// A salt of our own: other runs of the seed pipeline on this stack
+	// must not serve this test.
+	spec := saltedSeed(t)
+	first := runWith(t, tg, spec, map[string]string{"hidden_units": "128"})
+	mustSucceed(t, first)
+	for name, d := range decisions(first) {
+		if d != "miss" {
+			t.Errorf("first run: step %s decision %q, want miss", name, d)
+		}
+	}
+	second := runWith(t, tg, spec, map[string]string{"hidden_units": "256"})
+	mustSucceed(t, second)
+	d := decisions(second)
+	if d["load-data"] != "hit" || d["preprocessing"] != "hit" || d["train"] != "miss" || d["evaluate"] != "miss" {
+		t.Errorf("second run decisions %v, want load-data and preprocessing hits", d)
+	}
+	checkReplayed(t, tg, second, "load-data", "preprocessing")
+	third := runWith(t, tg, spec, map[string]string{"hidden_units": "256"})
+	mustSucceed(t, third)
+	for name, d := range decisions(third) {
+		if d != "hit" {
+			t.Errorf("third run: step %s decision %q, want hit", name, d)
+		}
+	}
+	checkReplayed(t, tg, third, "load-data", "preprocessing", "train", "evaluate")
+	// The replayed outputs are the recorded ones.
+	if a, b := stepByName(third.Steps)["evaluate"].Outputs["test_accuracy"], stepByName(second.Steps)["evaluate"].Outputs["test_accuracy"]; a != b || a == "" {
+		t.Errorf("replayed test_accuracy %q, recorded %q", a, b)
+	}
+	t.Logf("wall time: first run %s, second (hidden_units changed) %s, third (unchanged) %s",
+		first.Elapsed.Round(100*time.Millisecond), second.Elapsed.Round(100*time.Millisecond), third.Elapsed.Round(100*time.Millisecond))
+	if second.Elapsed >= first.Elapsed {
+		t.Errorf("the second run (%s) was not faster than the first (%s)", second.Elapsed, first.Elapsed)
+	}
+}
+
+// saltedSeed writes the seed pipeline with a cache salt unique to the test.
+func saltedSeed(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(seedPipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	salt := fmt.Sprintf("cacheKey: e2e-%d", time.Now().UnixNano())
+	s := strings.ReplaceAll(string(b), "enableCache: true", "enableCache: true\n          "+salt)
+	if s == string(b) {
+		t.Fatal("no cachingOptions to salt in the seed pipeline")
+	}
+	path := filepath.Join(t.TempDir(), "seed.yaml")
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCacheIdenticalUpstreamBytes: produce is not cached and runs again,
+// writing the same bytes to a new URI; consume and check still hit, because
+// the key holds content digests, not URIs.
+func TestCacheIdenticalUpstreamBytes(t *testing.T) {
+	tg := cacheStack(t)
+	tag := uniqueTag(t)
+	mustSucceed(t, runWith(t, tg, cacheChain, map[string]string{"tag": tag}))
+	res := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
+	mustSucceed(t, res)
+	if p, c, k := ran(t, tag, "produce"), ran(t, tag, "consume"), ran(t, tag, "check"); p != 2 || c != 1 || k != 1 {
+		t.Errorf("commands ran produce %d, consume %d, check %d times; want 2, 1, 1", p, c, k)
+	}
+	checkReplayed(t, tg, res, "consume", "check")
+}
+
+// TestCacheDeletedArtifact: deleting a cached artifact makes the next run
+// miss for that step and re-run it, which heals the entry.
+func TestCacheDeletedArtifact(t *testing.T) {
+	tg := cacheStack(t)
+	tag := uniqueTag(t)
+	first := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
+	mustSucceed(t, first)
+	desc, err := artifact.ParseDescriptor(stepByName(first.Steps)["consume"].Outputs[step.ArtifactParam("summary")])
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := artifact.ParseURI(desc.URI)
+	if err := tg.Store.Client().RemoveObject(context.Background(), loc.Bucket, loc.Key, minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	second := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
+	mustSucceed(t, second)
+	if d := decisions(second)["consume"]; d != "miss" {
+		t.Errorf("after deleting its artifact, consume's decision is %q, want miss", d)
+	}
+	if n := ran(t, tag, "consume"); n != 2 {
+		t.Errorf("consume ran %d times, want 2", n)
+	}
+	third := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
+	mustSucceed(t, third)
+	if n := ran(t, tag, "consume"); n != 2 || decisions(third)["consume"] != "hit" {
+		t.Errorf("after healing: consume ran %d times, decision %q; want 2 and hit", n, decisions(third)["consume"])
+	}
+}
+
+// TestCacheFailedStepAndTTL: a failed step leaves no entry; an entry past
+// its TTL is not used.
+func TestCacheFailedStepAndTTL(t *testing.T) {
+	tg := cacheStack(t)
+	tag := uniqueTag(t)
+	res := runWith(t, tg, cacheChain, map[string]string{"tag": tag, "fail": "true"})
+	if res.Succeeded() {
+		t.Fatal("the run with a failing check succeeded")
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: stack.RedisAddr})
+	defer rdb.Close()
+	cs := cachestore.New(rdb, cachestore.Options{})
+	tasks := map[string]bool{}
+	for e, err := range cs.Entries(context.Background(), cachestore.NamespaceScope(tg.Namespace)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Source.Workflow == res.Workflow.Name {
+			tasks[e.Source.Task] = true
+		}
+	}
+	if !tasks["consume"] || tasks["check"] || tasks["produce"] {
+		t.Errorf("entries of the failed run: %v; want consume only", tasks)
+	}
+	// A retry runs check again (no entry) and succeeds.
+	mustSucceed(t, runWith(t, tg, cacheChain, map[string]string{"tag": tag}))
+	if n := ran(t, tag, "check"); n != 2 {
+		t.Errorf("check ran %d times, want 2", n)
+	}
+
+	short := *tg
+	short.MaxCacheStaleness = "3s"
+	ttlTag := uniqueTag(t)
+	mustSucceed(t, runWith(t, &short, cacheChain, map[string]string{"tag": ttlTag}))
+	time.Sleep(4 * time.Second)
+	second := runWith(t, &short, cacheChain, map[string]string{"tag": ttlTag})
+	mustSucceed(t, second)
+	if n := ran(t, ttlTag, "consume"); n != 2 || decisions(second)["consume"] != "miss" {
+		t.Errorf("past the TTL: consume ran %d times, decision %q; want 2 and miss", n, decisions(second)["consume"])
+	}
+}
+
+// TestCacheRedisDown: with Redis stopped, every pod is admitted, the run
+// succeeds uncached, and the webhook counts the errors.
+func TestCacheRedisDown(t *testing.T) {
+	tg := cacheStack(t)
+	tag := uniqueTag(t)
+	before := webhookMetric(t, `kfpargo_cachewebhook_errors_total{kind="redis"}`)
+	stack.StopRedis()
+	t.Cleanup(func() {
+		if err := stack.StartRedis(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	res := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
+	mustSucceed(t, res)
+	if c, k := ran(t, tag, "consume"), ran(t, tag, "check"); c != 1 || k != 1 {
+		t.Errorf("consume ran %d, check %d times", c, k)
+	}
+	if after := webhookMetric(t, `kfpargo_cachewebhook_errors_total{kind="redis"}`); after < before+2 {
+		t.Errorf("webhook redis errors went from %v to %v, want +2 (consume and check)", before, after)
+	}
+}
+
+// TestCacheWebhookDown: with the webhook stopped, the apiserver admits the
+// pods (failurePolicy Ignore) and the run succeeds.
+func TestCacheWebhookDown(t *testing.T) {
+	tg := cacheStack(t)
+	tag := uniqueTag(t)
+	stack.StopCacheWebhook()
+	t.Cleanup(func() {
+		if err := stack.StartCacheWebhook(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	res := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
+	mustSucceed(t, res)
+	for name, d := range decisions(res) {
+		if d != "" {
+			t.Errorf("step %s has decision %q with the webhook down", name, d)
+		}
+	}
+}
+
+// TestCacheConcurrentRuns: two identical runs started together compute
+// each cached step once; the other waits for the entry and replays it.
+func TestCacheConcurrentRuns(t *testing.T) {
+	tg := cacheStack(t)
+	tag := uniqueTag(t)
+	var wg sync.WaitGroup
+	results := make([]*runner.Result, 2)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wf, err := tg.Compile(cacheChain, map[string]string{"tag": tag, "work_seconds": "8"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			results[i], err = tg.Run(ctx, wf, stacktest.LogWriter{T: t})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r == nil {
+			t.FailNow()
+		}
+		mustSucceed(t, r)
+	}
+	if p, c, k := ran(t, tag, "produce"), ran(t, tag, "consume"), ran(t, tag, "check"); p != 2 || c != 1 || k != 1 {
+		t.Errorf("commands ran produce %d, consume %d, check %d times; want 2, 1, 1", p, c, k)
+	}
+}
+
+// webhookMetric reads one sample of the webhook's /metrics.
+func webhookMetric(t *testing.T, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + stack.WebhookProbeAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return 0
+}
