@@ -58,6 +58,9 @@ func (d *Decider) Handle(ctx context.Context, req *admissionv1.AdmissionRequest)
 		return Response{Decision: Error, ErrorKind: "decode", Reason: "decode pod: " + err.Error()}
 	}
 	dec := d.Decide(ctx, req.Namespace, &pod)
+	if dec.Outcome == Hit || dec.Outcome == Miss {
+		d.count(req.Namespace, dec)
+	}
 	return Response{Patch: dec.Patch, Decision: dec.Outcome, Reason: dec.Reason, Key: dec.Key, ErrorKind: dec.ErrorKind, VerifyFailed: dec.VerifyFailed}
 }
 
@@ -207,6 +210,27 @@ func collect(ch <-chan error) []error {
 		out = append(out, err)
 	}
 	return out
+}
+
+// count records the decision in the store's counters for `kfpargo cache
+// stats`, off the admission's path: the answer does not wait for it.
+func (d *Decider) count(namespace string, dec Decision) {
+	scope := cachestore.NamespaceScope(namespace)
+	if d.ClusterScope {
+		scope = cachestore.ClusterScope
+	}
+	event := "webhook_hits"
+	if dec.Outcome == Miss {
+		event = "webhook_misses"
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = d.Cache.Count(ctx, scope, event, 1)
+		if dec.VerifyFailed {
+			_ = d.Cache.Count(ctx, scope, "verify_failures", 1)
+		}
+	}()
 }
 
 func (d *Decider) now() time.Time {

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kfpargo/kfpargo/cachekey"
 	"github.com/kfpargo/kfpargo/step"
 )
 
@@ -84,4 +85,20 @@ func (p *stepPod) keyEnv() (map[string]string, error) {
 		out[name] = v
 	}
 	return out, nil
+}
+
+// PodMaterial computes the cache key material of a step pod as the webhook
+// does (for `kfpargo cache explain`): nil material and errNotLauncher-like
+// errors for pods that are not launcher steps, e.g. replays.
+func PodMaterial(pod *corev1.Pod, identify cachekey.Identify) (*cachekey.Material, *step.Spec, error) {
+	sp, err := readStepPod(pod)
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := sp.keyEnv()
+	if err != nil {
+		return nil, sp.spec, err
+	}
+	m, err := cachekey.FromSpec(sp.spec, env, identify)
+	return m, sp.spec, err
 }

@@ -111,6 +111,7 @@ func (r *Runner) openCache(ctx context.Context) *cacheSession {
 			continue
 		}
 		sess.hit = entry
+		_ = r.Cache.Store.Count(ctx, sess.scope, "launcher_replays", 1)
 		return sess
 	}
 	return sess
@@ -190,6 +191,7 @@ func (r *Runner) record(ctx context.Context, sess *cacheSession, out *Outputs) {
 		return
 	}
 	log.Info("cache: entry written", zap.Duration("ttl", ttl))
+	_ = r.Cache.Store.Count(ctx, sess.scope, "launcher_writes", 1)
 }
 
 // close gives up the lease, if any: after a failure, a waiting identical

@@ -55,6 +55,9 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
+// started is when the process began: a replay reports its whole lifetime.
+var started = time.Now()
+
 func run(args []string, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
@@ -120,7 +123,9 @@ func run(args []string, stderr io.Writer) int {
 			log.Error("replay: invalid entry", zap.Error(err))
 			return launcher.ExitUsage
 		}
-		return launcher.Replay(e, launcher.DefaultLayout(), log)
+		code := launcher.Replay(e, launcher.DefaultLayout(), log)
+		log.Info("replay finished", zap.Int("exitCode", code), zap.Duration("took", time.Since(started)))
+		return code
 	}
 	fmt.Fprintf(stderr, "launcher: unknown command %q\n\n%s", args[0], usage)
 	return launcher.ExitUsage
