@@ -77,6 +77,10 @@ type Decider struct {
 	// MaxReplayBytes bounds the entry that is written into the pod.
 	MaxReplayBytes int
 	Now            func() time.Time
+	// Verified, when set, remembers artifacts found intact for a short
+	// while, so a burst of hits on the same artifacts does not send each
+	// one to the object store again.
+	Verified *VerifiedCache
 }
 
 // DefaultMaxReplayBytes keeps a hit pod far below the apiserver's object
@@ -191,12 +195,17 @@ func (d *Decider) verify(ctx context.Context, e *cachestore.Entry) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(e.Artifacts))
 	for name, a := range e.Artifacts {
+		if d.Verified.Recent(a.URI, a.SHA256, d.now()) {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := d.Artifacts.Check(ctx, &a); err != nil {
 				errs <- fmt.Errorf("artifact %s: %w", name, err)
+				return
 			}
+			d.Verified.Add(a.URI, a.SHA256, d.now())
 		}()
 	}
 	wg.Wait()

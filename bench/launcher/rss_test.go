@@ -19,6 +19,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/bench/benchutil"
 	"github.com/kfpargo/kfpargo/step"
 	"github.com/kfpargo/kfpargo/test/servers"
 )
@@ -96,7 +97,7 @@ func vmHWM(pid int) int64 {
 // writes under /minio and /kfpargo; the bucket name is unique and removed
 // afterwards.
 func TestPeakRSS4GiB(t *testing.T) {
-	requireBench(t)
+	benchutil.Require(t)
 	const size = 4 << 30
 	for _, d := range []string{"/minio", step.MountPath} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -156,22 +157,22 @@ func TestPeakRSS4GiB(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var rows []row
+	var rows []benchutil.Row
 	for _, s := range []struct {
 		what string
 		r    stepRun
 	}{{"upload", up}, {"download", down}} {
 		rss := float64(s.r.maxRSS) / 1024
-		rows = append(rows, row{
-			measure:  fmt.Sprintf("peak RSS, launcher %ss 4 GiB (MiB)", s.what),
-			value:    fmt.Sprintf("%.1f", rss),
-			baseline: fmt.Sprintf("own VmHWM %.1f; %.0f MiB/s", float64(s.r.ownHWM)/1024, mibps(size, s.r.wall)),
-			ratio:    "–",
-			target:   "≤ 64 MiB",
-			met:      verdict(rss <= 64),
+		rows = append(rows, benchutil.Row{
+			Measure:  fmt.Sprintf("peak RSS, launcher %ss 4 GiB (MiB)", s.what),
+			Value:    fmt.Sprintf("%.1f", rss),
+			Baseline: fmt.Sprintf("own VmHWM %.1f; %.0f MiB/s", float64(s.r.ownHWM)/1024, mibps(size, s.r.wall)),
+			Ratio:    "–",
+			Target:   "≤ 64 MiB",
+			Met:      benchutil.Verdict(rss <= 64),
 		})
 	}
-	report(t, rows...)
+	benchutil.Report(t, rows...)
 }
 
 func randomHex(t *testing.T) string {

@@ -4,23 +4,25 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/kfpargo/kfpargo/bench/benchutil"
 )
 
 // TestBinarySize reports the size of the launcher as `make build` ships it
 // (CGO_ENABLED=0, -trimpath, -ldflags='-s -w').
 func TestBinarySize(t *testing.T) {
-	requireBench(t)
+	benchutil.Require(t)
 	fi, err := os.Stat(buildLauncher(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	size := float64(fi.Size()) / mib
-	report(t, row{
-		measure:  "stripped launcher binary (MiB)",
-		value:    fmt.Sprintf("%.2f", size),
-		baseline: "–",
-		ratio:    "–",
-		target:   "≤ 15 MiB",
-		met:      verdict(size <= 15),
+	benchutil.Report(t, benchutil.Row{
+		Measure:  "stripped launcher binary (MiB)",
+		Value:    fmt.Sprintf("%.2f", size),
+		Baseline: "–",
+		Ratio:    "–",
+		Target:   "≤ 15 MiB",
+		Met:      benchutil.Verdict(size <= 15),
 	})
 }

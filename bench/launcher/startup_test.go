@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/kfpargo/kfpargo/bench/benchutil"
 )
 
 // TestStartupOverhead runs `launcher run -- true` and `true` alone, taking
@@ -13,8 +15,8 @@ import (
 // configured, this is the launcher's fixed cost: start, parse, create the
 // step directories, start and wait for the command.
 func TestStartupOverhead(t *testing.T) {
-	requireBench(t)
-	n := envInt(t, "KFPARGO_BENCH_N", 200)
+	benchutil.Require(t)
+	n := benchutil.EnvInt(t, "KFPARGO_BENCH_N", 200)
 	if err := os.MkdirAll("/kfpargo", 0o755); err != nil {
 		t.Skipf("benchmark needs a writable /kfpargo (the launcher's production layout): %v", err)
 	}
@@ -49,21 +51,21 @@ func TestStartupOverhead(t *testing.T) {
 		withL, withoutL, added = append(withL, l), append(withoutL, a), append(added, l-a)
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
-	report(t,
-		row{
-			measure:  fmt.Sprintf("`launcher run -- true`, mean of %d (ms)", n),
-			value:    ms(mean(withL)),
-			baseline: ms(mean(withoutL)) + " (`true`)",
-			ratio:    "+" + ms(mean(withL)-mean(withoutL)) + " ms",
-			target:   "< 30 ms added",
-			met:      verdict(mean(withL)-mean(withoutL) < 30*time.Millisecond),
+	benchutil.Report(t,
+		benchutil.Row{
+			Measure:  fmt.Sprintf("`launcher run -- true`, mean of %d (ms)", n),
+			Value:    ms(mean(withL)),
+			Baseline: ms(mean(withoutL)) + " (`true`)",
+			Ratio:    "+" + ms(mean(withL)-mean(withoutL)) + " ms",
+			Target:   "< 30 ms added",
+			Met:      benchutil.Verdict(mean(withL)-mean(withoutL) < 30*time.Millisecond),
 		},
-		row{
-			measure:  fmt.Sprintf("`launcher run -- true`, p50 of %d (ms)", n),
-			value:    ms(median(withL)),
-			baseline: ms(median(withoutL)) + " (`true`)",
-			ratio:    "+" + ms(median(withL)-median(withoutL)) + " ms (pairwise p50 +" + ms(median(added)) + ")",
-			target:   "< 30 ms added",
-			met:      verdict(median(withL)-median(withoutL) < 30*time.Millisecond),
+		benchutil.Row{
+			Measure:  fmt.Sprintf("`launcher run -- true`, p50 of %d (ms)", n),
+			Value:    ms(median(withL)),
+			Baseline: ms(median(withoutL)) + " (`true`)",
+			Ratio:    "+" + ms(median(withL)-median(withoutL)) + " ms (pairwise p50 +" + ms(median(added)) + ")",
+			Target:   "< 30 ms added",
+			Met:      benchutil.Verdict(median(withL)-median(withoutL) < 30*time.Millisecond),
 		})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/bench/benchutil"
 	"github.com/kfpargo/kfpargo/test/servers"
 )
 
@@ -44,10 +45,10 @@ func cpuSplit(t *testing.T) (user, sys time.Duration) {
 // and through plain minio-go FPutObject/FGetObject against the same MinIO,
 // alternating which goes first in each round.
 func TestTransfer1GiB(t *testing.T) {
-	requireBench(t)
+	benchutil.Require(t)
 	const size = 1 << 30
 	// Even, so that each side goes first equally often.
-	rounds := envInt(t, "KFPARGO_BENCH_ROUNDS", 6)
+	rounds := benchutil.EnvInt(t, "KFPARGO_BENCH_ROUNDS", 6)
 	const bucket = "bench"
 	m := servers.StartMinio(t, bucket)
 	store, err := artifact.NewStore(artifact.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Insecure: true})
@@ -141,36 +142,36 @@ func TestTransfer1GiB(t *testing.T) {
 		t.Fatalf("store upload descriptor %+v", got)
 	}
 
-	rows := []row{}
+	rows := []benchutil.Row{}
 	for _, pair := range []struct {
 		what string
 		tr   [2]*transfer
 	}{{"upload 1 GiB", ups}, {"download 1 GiB", downs}} {
 		s, p := median(pair.tr[0].wall), median(pair.tr[1].wall)
 		ratio := p.Seconds() / s.Seconds()
-		rows = append(rows, row{
-			measure:  pair.what + " (median of " + fmt.Sprint(rounds) + ", MiB/s)",
-			value:    fmt.Sprintf("%.0f", mibps(size, s)),
-			baseline: fmt.Sprintf("%.0f (minio-go)", mibps(size, p)),
-			ratio:    fmt.Sprintf("%.2f×", ratio),
-			target:   "≥ 0.9×",
-			met:      verdict(ratio >= 0.9),
-		}, row{
-			measure:  pair.what + ": client CPU (median, s)",
-			value:    fmt.Sprintf("%.2f", median(pair.tr[0].cpu).Seconds()),
-			baseline: fmt.Sprintf("%.2f (minio-go)", median(pair.tr[1].cpu).Seconds()),
-			ratio:    fmt.Sprintf("%.2f×", median(pair.tr[0].cpu).Seconds()/median(pair.tr[1].cpu).Seconds()),
-			target:   "–",
-			met:      "–",
+		rows = append(rows, benchutil.Row{
+			Measure:  pair.what + " (median of " + fmt.Sprint(rounds) + ", MiB/s)",
+			Value:    fmt.Sprintf("%.0f", mibps(size, s)),
+			Baseline: fmt.Sprintf("%.0f (minio-go)", mibps(size, p)),
+			Ratio:    fmt.Sprintf("%.2f×", ratio),
+			Target:   "≥ 0.9×",
+			Met:      benchutil.Verdict(ratio >= 0.9),
+		}, benchutil.Row{
+			Measure:  pair.what + ": client CPU (median, s)",
+			Value:    fmt.Sprintf("%.2f", median(pair.tr[0].cpu).Seconds()),
+			Baseline: fmt.Sprintf("%.2f (minio-go)", median(pair.tr[1].cpu).Seconds()),
+			Ratio:    fmt.Sprintf("%.2f×", median(pair.tr[0].cpu).Seconds()/median(pair.tr[1].cpu).Seconds()),
+			Target:   "–",
+			Met:      "–",
 		})
 	}
-	rows = append(rows, row{
-		measure:  "download 1 GiB with VERIFY=sha256 (every byte hashed; median, MiB/s)",
-		value:    fmt.Sprintf("%.0f", mibps(size, median(hashedDown.wall))),
-		baseline: fmt.Sprintf("%.0f (minio-go)", mibps(size, median(downs[1].wall))),
-		ratio:    fmt.Sprintf("%.2f×", median(downs[1].wall).Seconds()/median(hashedDown.wall).Seconds()),
-		target:   "–",
-		met:      "–",
+	rows = append(rows, benchutil.Row{
+		Measure:  "download 1 GiB with VERIFY=sha256 (every byte hashed; median, MiB/s)",
+		Value:    fmt.Sprintf("%.0f", mibps(size, median(hashedDown.wall))),
+		Baseline: fmt.Sprintf("%.0f (minio-go)", mibps(size, median(downs[1].wall))),
+		Ratio:    fmt.Sprintf("%.2f×", median(downs[1].wall).Seconds()/median(hashedDown.wall).Seconds()),
+		Target:   "–",
+		Met:      "–",
 	})
-	report(t, rows...)
+	benchutil.Report(t, rows...)
 }

@@ -25,6 +25,7 @@ type config struct {
 	launcherImage                    string
 	clusterScope                     bool
 	maxTTL                           time.Duration
+	verifyCacheTTL                   time.Duration
 	logLevel                         string
 	showVersion                      bool
 }
@@ -84,6 +85,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.launcherImage, "launcher-image", "", "image a replaying pod's main container runs instead of the step's own (default: keep the step's image)")
 	fs.StringVar(&scope, "cache-scope", "namespace", "namespace: a pod is served only entries written in its namespace; cluster: entries are shared by all namespaces (the launchers' "+step.EnvCacheScope+" must match)")
 	maxTTL := fs.String("max-cache-ttl", step.DefaultMaxCacheTTL, "oldest entry ever used, whatever a task's staleness allows (the launchers' "+step.EnvCacheMaxTTL+" should match)")
+	fs.DurationVar(&c.verifyCacheTTL, "verify-cache-ttl", 5*time.Second, "how long an artifact found intact counts as verified for further hits; an artifact deleted within this window can still be served. 0 sends every hit's artifacts to the object store")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -111,6 +113,9 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 		errs = append(errs, fmt.Errorf("--max-cache-ttl %q: not a positive duration", *maxTTL))
 	}
 	c.maxTTL = d
+	if c.verifyCacheTTL < 0 {
+		errs = append(errs, errors.New("--verify-cache-ttl must not be negative"))
+	}
 	if c.timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be positive"))
 	}

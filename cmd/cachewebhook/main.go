@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
 	defer rdb.Close()
 	d := &cachewebhook.Decider{
 		Cache: cachestore.New(rdb, cachestore.Options{}), LauncherImage: cfg.launcherImage,
-		ClusterScope: cfg.clusterScope, MaxTTL: cfg.maxTTL,
+		ClusterScope: cfg.clusterScope, MaxTTL: cfg.maxTTL, Verified: cachewebhook.NewVerifiedCache(cfg.verifyCacheTTL),
 	}
 	if cfg.s3Endpoint != "" {
 		access, err := readSecretFile(cfg.s3AccessKeyFile)

@@ -423,12 +423,21 @@ differing parts are why the step ran.`,
 			}
 			b, _ := json.MarshalIndent(m, "", "  ")
 			fmt.Fprintf(out, "\nmaterial computed from the pod:\n%s\n", b)
+			key, err := m.Key()
+			if err != nil {
+				return err
+			}
+			if own, _ := s.Get(ctx, scopeOf(f, pod.Namespace), key); own != nil {
+				fmt.Fprintf(out, "\nan entry with this key exists now (from %s, written %s ago)\n", own.Source.Workflow, age(time.Since(own.Created)))
+			}
 			es, err := f.entries(ctx, s, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
+			// The newest entry of the same task with another key: what
+			// differs between them is why this pod's step did not hit it.
 			for _, e := range es {
-				if e.Source.Task != spec.Task || e.Source.Pipeline != spec.PipelineName || len(e.Material) == 0 {
+				if e.Key == key || e.Source.Task != spec.Task || e.Source.Pipeline != spec.PipelineName || len(e.Material) == 0 {
 					continue
 				}
 				var old cachekey.Material
@@ -437,19 +446,27 @@ differing parts are why the step ran.`,
 				}
 				diffs := diffMaterial(&old, m)
 				if len(diffs) == 0 {
-					fmt.Fprintf(out, "\nthe newest entry of task %s (%s, from %s) has the same material\n", spec.Task, e.Key[:12], e.Source.Workflow)
+					fmt.Fprintf(out, "\nthe newest other entry of task %s (%s, from %s) has the same material\n", spec.Task, e.Key[:12], e.Source.Workflow)
 				} else {
-					fmt.Fprintf(out, "\ncompared with the newest entry of task %s (%s, from %s):\n", spec.Task, e.Key[:12], e.Source.Workflow)
+					fmt.Fprintf(out, "\ncompared with the newest other entry of task %s (%s, from %s):\n", spec.Task, e.Key[:12], e.Source.Workflow)
 					for _, d := range diffs {
 						fmt.Fprintf(out, "  %s\n", d)
 					}
 				}
 				return nil
 			}
-			fmt.Fprintf(out, "\nno entry of task %s in %s to compare with\n", spec.Task, f.scopeName())
+			fmt.Fprintf(out, "\nno other entry of task %s in %s to compare with\n", spec.Task, f.scopeName())
 			return nil
 		},
 	}
+}
+
+// scopeOf is the scope a pod's entries live in, by the flags.
+func scopeOf(f *cacheFlags, namespace string) cachestore.Scope {
+	if f.cluster {
+		return cachestore.ClusterScope
+	}
+	return cachestore.NamespaceScope(namespace)
 }
 
 // diffMaterial lists the top-level parts (and the inputs) that differ.
