@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs the launcher benchmarks (bench/launcher) in one go and prints their
+# Runs the benchmarks (bench/launcher, bench/webhook) in one go and prints their
 # results as a markdown table. Needs the MinIO binary of the local stack
 # (make stack-build) and root, or at least writable /minio and /kfpargo: the
 # launcher binary is run with its production layout.
@@ -8,11 +8,14 @@
 #   KFPARGO_BENCH_ROUNDS=3 bench/run.sh fewer 1 GiB transfer rounds (default 6)
 #   KFPARGO_BENCH_N=100 bench/run.sh    fewer startup runs (default 200)
 #   bench/run.sh -run Startup           pass go test flags, e.g. one benchmark
+#   KFPARGO_BENCH_PKGS=./bench/webhook bench/run.sh   one package (default: launcher and webhook)
+#   KFPARGO_BENCH_SECONDS=5 bench/run.sh  shorter webhook load phases (default 10 s each)
 set -eu
 cd "$(dirname "$0")/.."
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-KFPARGO_BENCH=1 KFPARGO_BENCH_OUT="$out" go test -count=1 -timeout 60m -v "$@" ./bench/launcher >&2
+# -p 1: one benchmark package at a time, or they would measure each other.
+KFPARGO_BENCH=1 KFPARGO_BENCH_OUT="$out" go test -p 1 -count=1 -timeout 60m -v "$@" ${KFPARGO_BENCH_PKGS:-./bench/launcher ./bench/webhook} >&2
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), $(go env GOVERSION), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo
 echo "| Measure | kfpargo | Baseline / detail | Ratio / added | Target | Met |"
