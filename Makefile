@@ -1,6 +1,6 @@
 # kfpargo — run Kubeflow Pipelines on plain Argo Workflows.
 #
-#   make demo   bring up the local stack, run the seed MNIST pipeline, tear down
+#   make demo   bring up the local stack, run the seed MNIST pipeline three times (the cache at work), tear down
 #   make test   unit, integration (real MinIO) and end-to-end tests (real Argo)
 #
 # The local stack needs root (its node agent uses mount namespaces).
@@ -31,7 +31,7 @@ stack-up: ## start the local stack in the background (writes .stack/env)
 stack-down: ## stop the local stack and clean up
 	$(STACK) down
 
-demo: stack-build ## run the seed MNIST pipeline on the local stack
+demo: stack-build ## run the seed MNIST pipeline three times on the local stack, showing the step cache
 	$(GO) run ./test/cmd/demo
 
 vet: ## go vet and gofmt check
