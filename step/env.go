@@ -51,6 +51,10 @@ const (
 	// EnvCacheMaxTTL caps every entry's lifetime (a Go duration; default
 	// DefaultMaxCacheTTL), like the webhook's --max-cache-ttl.
 	EnvCacheMaxTTL = EnvRedisPrefix + "MAX_TTL"
+	// EnvCacheWait bounds how long a step waits for an identical step that
+	// holds the key's lease (a Go duration; default 30m), after which it
+	// runs too.
+	EnvCacheWait = EnvRedisPrefix + "WAIT"
 )
 
 // DefaultMaxCacheTTL is the operator's default cap on an entry's lifetime.

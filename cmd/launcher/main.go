@@ -45,7 +45,8 @@ launcher that uploaded it and check the bytes' CRC-32C; sha256: hash every downl
 
 Cached steps (--cache) read the cache store's settings from ` + step.EnvRedisAddr + ` (host:port;
 unset: no cache), ` + step.EnvRedisUsername + `, ` + step.EnvRedisPassword + `, ` + step.EnvRedisDB + `,
-` + step.EnvCacheScope + ` (namespace or cluster) and ` + step.EnvCacheMaxTTL + ` (default ` + step.DefaultMaxCacheTTL + `).
+` + step.EnvCacheScope + ` (namespace or cluster), ` + step.EnvCacheMaxTTL + ` (default ` + step.DefaultMaxCacheTTL + `) and
+` + step.EnvCacheWait + ` (how long to wait for an identical step that is running; default 30m).
 
 Exit codes of run: the command's own; 64 bad flags; 65 inputs; 66 outputs; 127 start failed.
 Exit codes of replay: 0; 64 bad entry; 66 outputs could not be written.
@@ -184,6 +185,14 @@ func cacheFromEnv() (*launcher.Cache, func(), error) {
 	if err != nil || ttl <= 0 {
 		return nil, func() {}, fmt.Errorf("%s=%q is not a positive duration", step.EnvCacheMaxTTL, maxTTL)
 	}
+	var claim cachestore.ClaimOptions
+	if v := os.Getenv(step.EnvCacheWait); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, func() {}, fmt.Errorf("%s=%q is not a positive duration", step.EnvCacheWait, v)
+		}
+		claim.Wait = d
+	}
 	cluster := false
 	switch v := os.Getenv(step.EnvCacheScope); v {
 	case "", "namespace":
@@ -196,7 +205,7 @@ func cacheFromEnv() (*launcher.Cache, func(), error) {
 		Addr: addr, Username: os.Getenv(step.EnvRedisUsername), Password: os.Getenv(step.EnvRedisPassword), DB: db,
 		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
 	})
-	c := &launcher.Cache{Store: cachestore.New(rdb, cachestore.Options{}), ClusterScope: cluster, MaxTTL: ttl}
+	c := &launcher.Cache{Store: cachestore.New(rdb, cachestore.Options{}), ClusterScope: cluster, MaxTTL: ttl, Claim: claim}
 	return c, func() { _ = rdb.Close() }, nil
 }
 
