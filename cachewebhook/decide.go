@@ -81,6 +81,8 @@ type Decider struct {
 	// while, so a burst of hits on the same artifacts does not send each
 	// one to the object store again.
 	Verified *VerifiedCache
+	// Counter, when set, counts hits and misses for `kfpargo cache stats`.
+	Counter *Counter
 }
 
 // DefaultMaxReplayBytes keeps a hit pod far below the apiserver's object
@@ -222,7 +224,7 @@ func collect(ch <-chan error) []error {
 }
 
 // count records the decision in the store's counters for `kfpargo cache
-// stats`, off the admission's path: the answer does not wait for it.
+// stats`, in batches off the admission's path.
 func (d *Decider) count(namespace string, dec Decision) {
 	scope := cachestore.NamespaceScope(namespace)
 	if d.ClusterScope {
@@ -232,14 +234,10 @@ func (d *Decider) count(namespace string, dec Decision) {
 	if dec.Outcome == Miss {
 		event = "webhook_misses"
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = d.Cache.Count(ctx, scope, event, 1)
-		if dec.VerifyFailed {
-			_ = d.Cache.Count(ctx, scope, "verify_failures", 1)
-		}
-	}()
+	d.Counter.Add(scope, event)
+	if dec.VerifyFailed {
+		d.Counter.Add(scope, "verify_failures")
+	}
 }
 
 func (d *Decider) now() time.Time {

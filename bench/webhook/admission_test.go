@@ -93,9 +93,13 @@ func TestAdmissionLatency(t *testing.T) {
 	certs := selfSigned(t)
 	// As cmd/cachewebhook runs it by default (--verify-cache-ttl 5s), and
 	// with every hit's artifacts sent to the object store (0).
-	decider := &cachewebhook.Decider{Cache: cs, Artifacts: s3, LauncherImage: "launcher", MaxTTL: time.Hour, Verified: cachewebhook.NewVerifiedCache(5 * time.Second)}
+	counter := &cachewebhook.Counter{Store: cs}
+	cctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go counter.Run(cctx, 5*time.Second)
+	decider := &cachewebhook.Decider{Cache: cs, Artifacts: s3, LauncherImage: "launcher", MaxTTL: time.Hour, Counter: counter, Verified: cachewebhook.NewVerifiedCache(5 * time.Second)}
 	hitURL := serve(t, certs, cachewebhook.Serve(decider, cachewebhook.ServeOptions{Timeout: time.Second, Log: zap.NewNop()}))
-	strict := &cachewebhook.Decider{Cache: cs, Artifacts: s3, LauncherImage: "launcher", MaxTTL: time.Hour}
+	strict := &cachewebhook.Decider{Cache: cs, Artifacts: s3, LauncherImage: "launcher", MaxTTL: time.Hour, Counter: counter}
 	strictURL := serve(t, certs, cachewebhook.Serve(strict, cachewebhook.ServeOptions{Timeout: time.Second, Log: zap.NewNop()}))
 	noop := cachewebhook.HandlerFunc(func(context.Context, *admissionv1.AdmissionRequest) cachewebhook.Response {
 		return cachewebhook.Allowed(cachewebhook.Skip, "")

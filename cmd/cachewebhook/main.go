@@ -79,8 +79,15 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
 		MaxRetries: -1, PoolSize: 64, MinIdleConns: 4,
 	})
 	defer rdb.Close()
+	store := cachestore.New(rdb, cachestore.Options{})
+	counter := &cachewebhook.Counter{Store: store}
+	cctx, stopCounter := context.WithCancel(context.Background())
+	counterDone := make(chan struct{})
+	go func() { counter.Run(cctx, 5*time.Second); close(counterDone) }()
+	// After the servers stop: the last counts are flushed.
+	defer func() { stopCounter(); <-counterDone }()
 	d := &cachewebhook.Decider{
-		Cache: cachestore.New(rdb, cachestore.Options{}), LauncherImage: cfg.launcherImage,
+		Cache: store, Counter: counter, LauncherImage: cfg.launcherImage,
 		ClusterScope: cfg.clusterScope, MaxTTL: cfg.maxTTL, Verified: cachewebhook.NewVerifiedCache(cfg.verifyCacheTTL),
 	}
 	if cfg.s3Endpoint != "" {
