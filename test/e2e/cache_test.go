@@ -334,18 +334,29 @@ func TestCacheFailedStepAndTTL(t *testing.T) {
 	}
 }
 
-// TestCacheRedisDown: with Redis stopped, every pod is admitted, the run
-// succeeds uncached, and the webhook counts the errors.
+// TestCacheRedisDown: Redis stops during a run; every pod is admitted, the
+// run succeeds uncached, and the webhook counts the errors.
 func TestCacheRedisDown(t *testing.T) {
 	tg := cacheStack(t)
 	tag := uniqueTag(t)
 	before := webhookMetric(t, `kfpargo_cachewebhook_errors_total{kind="redis"}`)
-	stack.StopRedis()
 	t.Cleanup(func() {
 		if err := stack.StartRedis(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	})
+	// Redis goes away while the run is under way: produce (not cached)
+	// is running or done, consume and check are still to be admitted.
+	go func() {
+		deadline := time.Now().Add(5 * time.Minute)
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat(filepath.Join(counterDir(tag), "produce")); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		stack.StopRedis()
+	}()
 	res := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
 	mustSucceed(t, res)
 	if c, k := ran(t, tag, "consume"), ran(t, tag, "check"); c != 1 || k != 1 {
