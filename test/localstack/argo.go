@@ -48,21 +48,33 @@ func (s *Stack) installArgoCRDs(ctx context.Context) error {
 	if len(k.Resources) == 0 {
 		return fmt.Errorf("argo CRDs: %s lists no resources", dir)
 	}
+	paths := make([]string, len(k.Resources))
+	for i, r := range k.Resources {
+		paths[i] = filepath.Join(dir, r)
+	}
+	if err := s.InstallCRDs(ctx, paths...); err != nil {
+		return fmt.Errorf("argo CRDs: %w", err)
+	}
+	return nil
+}
+
+// InstallCRDs creates the CustomResourceDefinitions in the given YAML
+// files and waits until each is established.
+func (s *Stack) InstallCRDs(ctx context.Context, paths ...string) error {
 	dyn, err := dynamic.NewForConfig(s.RESTConfig)
 	if err != nil {
-		return fmt.Errorf("argo CRDs: %w", err)
+		return err
 	}
 	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
 	var names []string
-	for _, r := range k.Resources {
-		path := filepath.Join(dir, r)
+	for _, path := range paths {
 		objs, err := readYAMLObjects(path)
 		if err != nil {
-			return fmt.Errorf("argo CRDs: %w", err)
+			return err
 		}
 		for _, obj := range objs {
 			if _, err := crds.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-				return fmt.Errorf("argo CRDs: create %s: %w", obj.GetName(), err)
+				return fmt.Errorf("create %s: %w", obj.GetName(), err)
 			}
 			names = append(names, obj.GetName())
 		}
@@ -83,7 +95,7 @@ func (s *Stack) installArgoCRDs(ctx context.Context) error {
 			return false, nil
 		})
 		if err != nil {
-			return fmt.Errorf("argo CRDs: %s not established: %w", name, err)
+			return fmt.Errorf("%s not established: %w", name, err)
 		}
 	}
 	return nil

@@ -242,26 +242,47 @@ func buildMinio(ctx context.Context, b *builder, out string) error {
 // argoModuleDir returns the module-cache directory of the Argo module
 // version pinned in test/tools/argo, downloading it if needed.
 func (b *builder) argoModuleDir(ctx context.Context) (string, error) {
+	dir, version, err := moduleDir(ctx, b.toolsDir("argo"), "github.com/argoproj/argo-workflows/v3")
+	if err != nil {
+		return "", err
+	}
+	if version != ArgoVersion {
+		return "", fmt.Errorf("test/tools/argo pins argo-workflows %s, expected %s", version, ArgoVersion)
+	}
+	return dir, nil
+}
+
+// ModuleDir downloads a module at an exact version from the module proxy
+// (into the module cache) and returns its directory: where the stack and
+// the tests read manifests that ship in Go modules, such as CRDs.
+func ModuleDir(ctx context.Context, module, version string) (string, error) {
+	dir, _, err := moduleDir(ctx, "", module+"@"+version)
+	return dir, err
+}
+
+func moduleDir(ctx context.Context, workDir, module string) (dir, version string, err error) {
 	var buf bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", "github.com/argoproj/argo-workflows/v3")
-	cmd.Dir = b.toolsDir("argo")
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", module)
+	if workDir != "" {
+		cmd.Dir = workDir
+	} else {
+		// Outside any module, so that no go.mod decides the version.
+		cmd.Dir = os.TempDir()
+	}
 	cmd.Env = goEnv(nil)
 	cmd.Stdout = &buf
 	cmd.Stderr = &buf
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go mod download argo-workflows: %w: %s", err, tailLines(buf.String(), 20))
+		return "", "", fmt.Errorf("go mod download %s: %w: %s", module, err, tailLines(buf.String(), 20))
 	}
 	var info struct{ Dir, Version, Error string }
 	if err := json.Unmarshal(buf.Bytes(), &info); err != nil {
-		return "", fmt.Errorf("go mod download argo-workflows: %w", err)
+		return "", "", fmt.Errorf("go mod download %s: %w", module, err)
 	}
 	if info.Error != "" || info.Dir == "" {
-		return "", fmt.Errorf("go mod download argo-workflows: %s", info.Error)
+		return "", "", fmt.Errorf("go mod download %s: %s", module, info.Error)
 	}
-	if info.Version != ArgoVersion {
-		return "", fmt.Errorf("test/tools/argo pins argo-workflows %s, expected %s", info.Version, ArgoVersion)
-	}
-	return info.Dir, nil
+	return info.Dir, info.Version, nil
 }
 
 // goCmd runs one go command, appending its output to the build log and

@@ -23,6 +23,9 @@ const (
 	// S3SecretName is a Secret in Namespace with keys ENDPOINT, ACCESS_KEY,
 	// SECRET_KEY and INSECURE (package step names the keys).
 	S3SecretName = "kfpargo-s3"
+	// CertManagerVersion is the cert-manager module whose CRDs the install
+	// tests apply (manifests/overlays/cert-manager uses its kinds).
+	CertManagerVersion = "v1.21.2"
 	// RedisSecretName is a Secret in Namespace with the key ADDR: the cache
 	// store cached steps write their entries to.
 	RedisSecretName = "kfpargo-redis"

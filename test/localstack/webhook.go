@@ -19,8 +19,9 @@ import (
 )
 
 // WebhookConfigName is the MutatingWebhookConfiguration the stack creates
-// for the cache webhook.
-const WebhookConfigName = "kfpargo-cache"
+// for the cache webhook; not the installation's own name (manifests/), so
+// that the install tests can dry-run that one beside it.
+const WebhookConfigName = "kfpargo-cache-localstack"
 
 // startCacheWebhook runs the cache webhook as a host process and registers
 // it with the apiserver through a MutatingWebhookConfiguration, as an
