@@ -9,6 +9,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
@@ -44,7 +45,7 @@ func find(t *testing.T, m resmap.ResMap, kind, name string, out any) {
 }
 
 func TestOverlaysRender(t *testing.T) {
-	for _, dir := range []string{"base", "overlays/cert-manager", "argo"} {
+	for _, dir := range []string{"base", "overlays/cert-manager", "overlays/self-signed", "argo"} {
 		t.Run(dir, func(t *testing.T) {
 			if n := render(t, dir).Size(); n == 0 {
 				t.Fatal("nothing rendered")
@@ -108,5 +109,28 @@ func TestDeploymentIsHardened(t *testing.T) {
 		if strings.Contains(a, "password=") || strings.Contains(a, "secret-key=") && !strings.Contains(a, "-file=") {
 			t.Errorf("a secret passed as a flag value: %s", a)
 		}
+	}
+}
+
+func TestSelfSignedOverlay(t *testing.T) {
+	var d appsv1.Deployment
+	m := render(t, "overlays/self-signed")
+	find(t, m, "Deployment", "kfpargo-cachewebhook", &d)
+	ps := d.Spec.Template.Spec
+	if !strings.Contains(strings.Join(ps.Containers[0].Args, " "), "--self-signed-certs") {
+		t.Errorf("args %v", ps.Containers[0].Args)
+	}
+	for _, v := range ps.Volumes {
+		if v.Name == "certs" && (v.Secret != nil || v.EmptyDir == nil) {
+			t.Errorf("the certs volume must be an emptyDir the webhook writes, not the Secret it creates: %+v", v.VolumeSource)
+		}
+	}
+	if ps.AutomountServiceAccountToken == nil || !*ps.AutomountServiceAccountToken {
+		t.Error("self-signed mode needs the API token")
+	}
+	var crb rbacv1.ClusterRole
+	find(t, m, "ClusterRole", "kfpargo-cachewebhook-cabundle", &crb)
+	if len(crb.Rules) != 1 || len(crb.Rules[0].ResourceNames) != 1 || crb.Rules[0].ResourceNames[0] != "kfpargo-cache" {
+		t.Errorf("the caBundle permission must name the one configuration: %+v", crb.Rules)
 	}
 }

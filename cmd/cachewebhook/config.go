@@ -5,6 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/kfpargo/kfpargo/step"
@@ -27,6 +31,11 @@ type config struct {
 	maxTTL                           time.Duration
 	verifyCacheTTL                   time.Duration
 	logLevel                         string
+	selfSigned                       bool
+	selfSecret, selfConfig           string
+	selfNamespace, selfDNS, selfIPs  string
+	caLifetime, certLifetime         time.Duration
+	certDir, kubeconfig              string
 	showVersion                      bool
 }
 
@@ -55,6 +64,16 @@ mounted from Secrets):
 Exit codes: 0 after a graceful shutdown (SIGTERM/SIGINT), 2 bad flags,
 1 a runtime failure.
 `
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 func parseFlags(args []string, out io.Writer) (*config, error) {
 	c := &config{}
@@ -86,6 +105,16 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&scope, "cache-scope", "namespace", "namespace: a pod is served only entries written in its namespace; cluster: entries are shared by all namespaces (the launchers' "+step.EnvCacheScope+" must match)")
 	maxTTL := fs.String("max-cache-ttl", step.DefaultMaxCacheTTL, "oldest entry ever used, whatever a task's staleness allows (the launchers' "+step.EnvCacheMaxTTL+" should match)")
 	fs.DurationVar(&c.verifyCacheTTL, "verify-cache-ttl", 5*time.Second, "how long an artifact found intact counts as verified for further hits; an artifact deleted within this window can still be served. 0 sends every hit's artifacts to the object store")
+	fs.BoolVar(&c.selfSigned, "self-signed-certs", false, "manage the serving certificate here: keep a CA and a certificate in a Secret shared by the replicas, write them to --cert-dir, put the CA into the webhook configuration's caBundle, and renew both when a third of their life is left (no cert-manager, no cluster signer). --tls-cert-file and --tls-key-file default to the files in --cert-dir")
+	fs.StringVar(&c.selfSecret, "self-signed-secret", "kfpargo-cachewebhook-tls", "with --self-signed-certs: the Secret holding the CA and the certificate")
+	fs.StringVar(&c.selfNamespace, "self-signed-namespace", "", "with --self-signed-certs: the Secret's namespace (default $POD_NAMESPACE)")
+	fs.StringVar(&c.selfConfig, "webhook-config", "kfpargo-cache", "with --self-signed-certs: the MutatingWebhookConfiguration whose caBundle is kept current")
+	fs.StringVar(&c.selfDNS, "self-signed-dns-names", "kfpargo-cachewebhook.kfpargo-system.svc,kfpargo-cachewebhook.kfpargo-system.svc.cluster.local", "with --self-signed-certs: comma-separated names the certificate is for")
+	fs.StringVar(&c.selfIPs, "self-signed-ips", "", "with --self-signed-certs: comma-separated IP addresses the certificate is for")
+	fs.DurationVar(&c.caLifetime, "ca-lifetime", 10*365*24*time.Hour, "with --self-signed-certs: lifetime of a new CA")
+	fs.DurationVar(&c.certLifetime, "cert-lifetime", 365*24*time.Hour, "with --self-signed-certs: lifetime of a new serving certificate")
+	fs.StringVar(&c.certDir, "cert-dir", "/tmp/kfpargo-certs", "with --self-signed-certs: where the certificate and key are written (a writable emptyDir)")
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "with --self-signed-certs: kubeconfig to reach the API (default: in-cluster)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -98,8 +127,30 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 		return c, nil
 	}
 	var errs []error
+	if c.selfSigned {
+		if c.certFile == "" {
+			c.certFile = filepath.Join(c.certDir, "tls.crt")
+		}
+		if c.keyFile == "" {
+			c.keyFile = filepath.Join(c.certDir, "tls.key")
+		}
+		if c.selfNamespace == "" {
+			c.selfNamespace = os.Getenv("POD_NAMESPACE")
+		}
+		if c.selfNamespace == "" {
+			errs = append(errs, errors.New("--self-signed-certs needs --self-signed-namespace or $POD_NAMESPACE"))
+		}
+		if c.certLifetime <= 0 || c.caLifetime <= 0 || c.certLifetime > c.caLifetime {
+			errs = append(errs, errors.New("--cert-lifetime and --ca-lifetime must be positive, the certificate's no longer than the CA's"))
+		}
+		for _, ip := range splitList(c.selfIPs) {
+			if net.ParseIP(ip) == nil {
+				errs = append(errs, fmt.Errorf("--self-signed-ips: %q is not an IP address", ip))
+			}
+		}
+	}
 	if c.certFile == "" || c.keyFile == "" {
-		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file are required"))
+		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file are required (or --self-signed-certs)"))
 	}
 	switch scope {
 	case "namespace":

@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,6 +22,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kfpargo/kfpargo/artifact"
 	"github.com/kfpargo/kfpargo/cachestore"
@@ -63,6 +67,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
+	if cfg.selfSigned {
+		if err := startSelfSigned(ctx, cfg, log); err != nil {
+			return err
+		}
+	}
 	certs, err := cachewebhook.NewCertWatcher(cfg.certFile, cfg.keyFile, log)
 	if err != nil {
 		return err
@@ -111,6 +120,59 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
 		Handler: cachewebhook.Serve(d, cachewebhook.ServeOptions{Timeout: cfg.timeout, Log: log, Metrics: metrics}),
 		Metrics: metrics, Log: log, Grace: cfg.grace,
 	})
+}
+
+// startSelfSigned makes sure a certificate exists before serving, then
+// keeps it and the caBundle current in the background.
+func startSelfSigned(ctx context.Context, cfg *config, log *zap.Logger) error {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = cfg.kubeconfig
+	var rc *rest.Config
+	var err error
+	if cfg.kubeconfig == "" {
+		rc, err = rest.InClusterConfig()
+	} else {
+		rc, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	}
+	if err != nil {
+		return fmt.Errorf("--self-signed-certs needs the Kubernetes API: %w", err)
+	}
+	kc, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.certDir, 0o700); err != nil {
+		return fmt.Errorf("--cert-dir: %w", err)
+	}
+	var ips []net.IP
+	for _, ip := range splitList(cfg.selfIPs) {
+		ips = append(ips, net.ParseIP(ip))
+	}
+	s := &cachewebhook.SelfSigned{
+		Client: kc, Namespace: cfg.selfNamespace, SecretName: cfg.selfSecret, WebhookConfig: cfg.selfConfig,
+		DNSNames: splitList(cfg.selfDNS), IPs: ips, CALifetime: cfg.caLifetime, CertLifetime: cfg.certLifetime,
+		Dir: cfg.certDir, Log: log.Named("certs"),
+	}
+	// The first pass must succeed: without a certificate there is nothing
+	// to serve. Retry briefly (the API may be starting too).
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := s.Reconcile(rctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("self-signed certificates: %w", err)
+		}
+		log.Warn("self-signed certificates; retrying", zap.Error(err))
+		time.Sleep(2 * time.Second)
+	}
+	// Renewal needs a pass at least every tenth of the certificate's life.
+	interval := min(cfg.certLifetime/10, time.Hour)
+	go s.Run(ctx, interval)
+	return nil
 }
 
 // readSecretFile reads a credential from a file (a mounted Secret), so it

@@ -28,7 +28,7 @@ func TestHelpNamesEveryFlag(t *testing.T) {
 	for _, f := range []string{"listen", "probe-listen", "tls-cert-file", "tls-key-file", "cert-reload-interval", "timeout",
 		"shutdown-grace", "redis-addr", "redis-username", "redis-password-file", "redis-db", "s3-endpoint",
 		"s3-access-key-file", "s3-secret-key-file", "s3-insecure", "s3-region", "launcher-image", "cache-scope",
-		"max-cache-ttl", "verify-cache-ttl", "log-level", "version", "Example", "Exit codes"} {
+		"max-cache-ttl", "verify-cache-ttl", "self-signed-certs", "webhook-config", "ca-lifetime", "cert-lifetime", "cert-dir", "log-level", "version", "Example", "Exit codes"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("--help does not mention %s", f)
 		}
