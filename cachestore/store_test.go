@@ -315,6 +315,26 @@ func TestClaim(t *testing.T) {
 		_ = l.Release(ctx)
 	})
 
+	t.Run("lease TTL below Redis' millisecond", func(t *testing.T) {
+		key := keyN(8)
+		tiny := fast
+		tiny.LeaseTTL = time.Nanosecond
+		_, l, err := s.Claim(ctx, sc, key, "tiny", tiny)
+		if err != nil || l == nil {
+			t.Fatalf("%v %v", l, err)
+		}
+		l.Keep(ctx)
+		l.Keep(ctx) // a second Keep starts no second renewal
+		time.Sleep(20 * time.Millisecond)
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		l.Keep(ctx) // after Release: nothing to renew
+		if h, err := s.LeaseHolder(ctx, sc, key); h != "" || err != nil {
+			t.Errorf("after release, holder %q, %v", h, err)
+		}
+	})
+
 	t.Run("redis restarted while waiting", func(t *testing.T) {
 		key := keyN(7)
 		long := fast
