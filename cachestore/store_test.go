@@ -118,6 +118,7 @@ func TestEntriesAndStats(t *testing.T) {
 		}
 	}
 	_ = r.Client.Set(ctx, "kfpargo:v1:entry:ns/a:"+keyN(99999), "garbage", 0).Err()
+	_ = r.Client.HSet(ctx, "kfpargo:v1:entry:ns/a:"+keyN(99998), "version", "1").Err()
 	count := func(scope cachestore.Scope) (n, corrupt int) {
 		for e, err := range s.Entries(ctx, scope) {
 			switch {
@@ -133,10 +134,10 @@ func TestEntriesAndStats(t *testing.T) {
 		}
 		return n, corrupt
 	}
-	if n, c := count(scopes[0]); n != per || c != 1 {
+	if n, c := count(scopes[0]); n != per || c != 2 {
 		t.Errorf("scope a: %d entries, %d corrupt", n, c)
 	}
-	if n, c := count(""); n != 3*per || c != 1 {
+	if n, c := count(""); n != 3*per || c != 2 {
 		t.Errorf("all scopes: %d entries, %d corrupt", n, c)
 	}
 
