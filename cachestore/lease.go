@@ -48,7 +48,9 @@ func (o ClaimOptions) withDefaults() ClaimOptions {
 // appears (returned), or the lease goes away without one (the holder failed
 // or died: the lease is taken over and returned), or opts.Wait has passed
 // (ErrWaitTimeout). A Redis error ends the claim with that error: the
-// caller runs the step rather than wait on a store it cannot reach.
+// caller runs the step rather than wait on a store it cannot reach. A
+// corrupt stored entry counts as none, so the step runs and its Put
+// replaces it.
 func (s *Store) Claim(ctx context.Context, scope Scope, key, holder string, opts ClaimOptions) (*Entry, *Lease, error) {
 	if err := checkKey(scope, key); err != nil {
 		return nil, nil, err
