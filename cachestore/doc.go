@@ -9,4 +9,7 @@
 // A scope is "ns/<namespace>" or "cluster". Namespace names are DNS labels,
 // which contain no ":" or "/", so one scope's keys cannot be spelled from
 // another's.
+//
+// The store expects one Redis server (or a replicated primary), not Redis
+// Cluster: Entries and Stats walk keys with SCAN, which sees one node only.
 package cachestore

@@ -29,6 +29,9 @@ func (o ClaimOptions) withDefaults() ClaimOptions {
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = 30 * time.Second
 	}
+	// Redis expires in whole milliseconds, and a renewal with PEXPIRE 0
+	// would delete the lease instead of keeping it.
+	o.LeaseTTL = max(o.LeaseTTL, time.Millisecond)
 	if o.Wait <= 0 {
 		o.Wait = 30 * time.Minute
 	}
@@ -45,7 +48,9 @@ func (o ClaimOptions) withDefaults() ClaimOptions {
 // appears (returned), or the lease goes away without one (the holder failed
 // or died: the lease is taken over and returned), or opts.Wait has passed
 // (ErrWaitTimeout). A Redis error ends the claim with that error: the
-// caller runs the step rather than wait on a store it cannot reach.
+// caller runs the step rather than wait on a store it cannot reach. A
+// corrupt stored entry counts as none, so the step runs and its Put
+// replaces it.
 func (s *Store) Claim(ctx context.Context, scope Scope, key, holder string, opts ClaimOptions) (*Entry, *Lease, error) {
 	if err := checkKey(scope, key); err != nil {
 		return nil, nil, err
@@ -68,7 +73,8 @@ func (s *Store) Claim(ctx context.Context, scope Scope, key, holder string, opts
 			return nil, nil, fmt.Errorf("take lease %s: %w", key, err)
 		}
 		if ok {
-			return nil, &Lease{s: s, scope: scope, key: key, holder: holder, ttl: opts.LeaseTTL, lost: make(chan struct{}), stop: make(chan struct{})}, nil
+			return nil, &Lease{s: s, scope: scope, key: key, holder: holder, ttl: opts.LeaseTTL,
+				lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}, nil
 		}
 		if !time.Now().Before(deadline) {
 			return nil, nil, ErrWaitTimeout
@@ -118,35 +124,40 @@ type Lease struct {
 	lostOnce sync.Once
 	stop     chan struct{}
 	stopOnce sync.Once
+	// keepOnce starts renewal, or, spent by Release first, prevents it;
+	// either way done is closed once nothing renews any more.
+	keepOnce sync.Once
 	done     chan struct{}
 }
 
 // Keep renews the lease every third of its TTL until Release or ctx ends.
 // A renewal that finds the lease gone or someone else's closes Lost; a
-// renewal that fails on Redis errors is retried at the next tick.
+// renewal that fails on Redis errors is retried at the next tick. Calls
+// after the first, or after Release, do nothing.
 func (l *Lease) Keep(ctx context.Context) {
-	l.done = make(chan struct{})
-	go func() {
-		defer close(l.done)
-		t := time.NewTicker(l.ttl / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
+	l.keepOnce.Do(func() { go l.renew(ctx) })
+}
+
+func (l *Lease) renew(ctx context.Context) {
+	defer close(l.done)
+	t := time.NewTicker(l.ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.stop:
+			return
+		case <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, l.ttl/3)
+			n, err := renewScript.Run(rctx, l.s.rdb, []string{l.s.leaseKey(l.scope, l.key)}, l.holder, l.ttl.Milliseconds()).Int()
+			cancel()
+			if err == nil && n == 0 {
+				l.lostOnce.Do(func() { close(l.lost) })
 				return
-			case <-l.stop:
-				return
-			case <-t.C:
-				rctx, cancel := context.WithTimeout(ctx, l.ttl/3)
-				n, err := renewScript.Run(rctx, l.s.rdb, []string{l.s.leaseKey(l.scope, l.key)}, l.holder, l.ttl.Milliseconds()).Int()
-				cancel()
-				if err == nil && n == 0 {
-					l.lostOnce.Do(func() { close(l.lost) })
-					return
-				}
 			}
 		}
-	}()
+	}
 }
 
 // Lost is closed when the lease turned out to be gone or taken over.
@@ -155,9 +166,8 @@ func (l *Lease) Lost() <-chan struct{} { return l.lost }
 // Release stops renewal and deletes the lease if it is still ours.
 func (l *Lease) Release(ctx context.Context) error {
 	l.stopOnce.Do(func() { close(l.stop) })
-	if l.done != nil {
-		<-l.done
-	}
+	l.keepOnce.Do(func() { close(l.done) })
+	<-l.done
 	if err := releaseScript.Run(ctx, l.s.rdb, []string{l.s.leaseKey(l.scope, l.key)}, l.holder).Err(); err != nil {
 		return fmt.Errorf("release lease %s: %w", l.key, err)
 	}

@@ -122,8 +122,11 @@ func (s *Store) TTL(ctx context.Context, scope Scope, key string) (time.Duration
 }
 
 // Entries walks the entries of one scope, or of all scopes when scope is
-// empty, with SCAN (never KEYS, which blocks Redis). Values that do not
-// decode are yielded as errors wrapping ErrCorrupt, and the walk goes on.
+// empty, with SCAN (never KEYS, which blocks Redis), reading each page of
+// keys with one MGET so a remote Redis costs a round trip per page, not per
+// entry. Values that do not decode are yielded as errors wrapping
+// ErrCorrupt and the walk goes on; a Redis error ends it. As SCAN does, the
+// walk may yield an entry twice when Redis rehashes meanwhile.
 func (s *Store) Entries(ctx context.Context, scope Scope) iter.Seq2[*Entry, error] {
 	return func(yield func(*Entry, error) bool) {
 		match := s.prefix + "entry:*"
@@ -134,32 +137,59 @@ func (s *Store) Entries(ctx context.Context, scope Scope) iter.Seq2[*Entry, erro
 			}
 			match = s.prefix + "entry:" + string(scope) + ":*"
 		}
-		it := s.rdb.Scan(ctx, 0, match, 500).Iterator()
-		for it.Next(ctx) {
-			k := it.Val()
-			b, err := s.rdb.Get(ctx, k).Bytes()
-			if errors.Is(err, redis.Nil) {
-				continue // expired between SCAN and GET
-			}
+		var cursor uint64
+		for {
+			keys, next, err := s.rdb.Scan(ctx, cursor, match, scanPage).Result()
 			if err != nil {
-				if !yield(nil, fmt.Errorf("read %s: %w", k, err)) {
+				yield(nil, fmt.Errorf("scan cache entries: %w", err))
+				return
+			}
+			if len(keys) > 0 {
+				vals, err := s.rdb.MGet(ctx, keys...).Result()
+				if err != nil {
+					yield(nil, fmt.Errorf("read cache entries: %w", err))
 					return
 				}
-				continue
+				for i, v := range vals {
+					var e *Entry
+					if b, ok := v.(string); ok {
+						e, err = DecodeEntry([]byte(b))
+					} else {
+						// MGET reads a missing key and one of another type
+						// alike; only the latter is worth reporting.
+						err = s.notString(ctx, keys[i])
+						if err == nil {
+							continue // expired between SCAN and MGET
+						}
+					}
+					if err != nil {
+						err = fmt.Errorf("%w %s: %v", ErrCorrupt, strings.TrimPrefix(keys[i], s.prefix), err)
+					}
+					if !yield(e, err) {
+						return
+					}
+				}
 			}
-			e, err := DecodeEntry(b)
-			if err != nil {
-				err = fmt.Errorf("%w %s: %v", ErrCorrupt, strings.TrimPrefix(k, s.prefix), err)
-			}
-			if !yield(e, err) {
+			if cursor = next; cursor == 0 {
 				return
 			}
 		}
-		if err := it.Err(); err != nil {
-			yield(nil, fmt.Errorf("scan cache entries: %w", err))
-		}
 	}
 }
+
+// notString says what a key holds when it exists but is not a string; nil
+// when it is gone, or when Redis cannot tell (the walk goes on either way).
+func (s *Store) notString(ctx context.Context, key string) error {
+	t, err := s.rdb.Type(ctx, key).Result()
+	if err != nil || t == "none" || t == "string" {
+		return nil
+	}
+	return fmt.Errorf("a Redis %s, not an entry", t)
+}
+
+// scanPage is the COUNT hint of a SCAN: keys per round trip, bounded so one
+// MGET of entries (each at most MaxEntryBytes, usually a few KiB) stays small.
+const scanPage = 200
 
 // Count adds n to a counter of a scope (hits, misses, writes, ...).
 func (s *Store) Count(ctx context.Context, scope Scope, event string, n int64) error {

@@ -118,6 +118,7 @@ func TestEntriesAndStats(t *testing.T) {
 		}
 	}
 	_ = r.Client.Set(ctx, "kfpargo:v1:entry:ns/a:"+keyN(99999), "garbage", 0).Err()
+	_ = r.Client.HSet(ctx, "kfpargo:v1:entry:ns/a:"+keyN(99998), "version", "1").Err()
 	count := func(scope cachestore.Scope) (n, corrupt int) {
 		for e, err := range s.Entries(ctx, scope) {
 			switch {
@@ -133,10 +134,10 @@ func TestEntriesAndStats(t *testing.T) {
 		}
 		return n, corrupt
 	}
-	if n, c := count(scopes[0]); n != per || c != 1 {
+	if n, c := count(scopes[0]); n != per || c != 2 {
 		t.Errorf("scope a: %d entries, %d corrupt", n, c)
 	}
-	if n, c := count(""); n != 3*per || c != 1 {
+	if n, c := count(""); n != 3*per || c != 2 {
 		t.Errorf("all scopes: %d entries, %d corrupt", n, c)
 	}
 
@@ -313,6 +314,26 @@ func TestClaim(t *testing.T) {
 			t.Fatal("lost lease not noticed")
 		}
 		_ = l.Release(ctx)
+	})
+
+	t.Run("lease TTL below Redis' millisecond", func(t *testing.T) {
+		key := keyN(8)
+		tiny := fast
+		tiny.LeaseTTL = time.Nanosecond
+		_, l, err := s.Claim(ctx, sc, key, "tiny", tiny)
+		if err != nil || l == nil {
+			t.Fatalf("%v %v", l, err)
+		}
+		l.Keep(ctx)
+		l.Keep(ctx) // a second Keep starts no second renewal
+		time.Sleep(20 * time.Millisecond)
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		l.Keep(ctx) // after Release: nothing to renew
+		if h, err := s.LeaseHolder(ctx, sc, key); h != "" || err != nil {
+			t.Errorf("after release, holder %q, %v", h, err)
+		}
 	})
 
 	t.Run("redis restarted while waiting", func(t *testing.T) {

@@ -1,4 +1,4 @@
-// Package servers starts single real servers (MinIO) for integration tests
+// Package servers starts single real servers (MinIO, Redis) for integration tests
 // that need one component, not the whole local stack. Each server runs on a
 // free loopback port in the test's temporary directory and stops with the
 // test.

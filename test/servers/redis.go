@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ type Redis struct {
 	cmd    *exec.Cmd
 	args   []string
 	dir    string
+	exited chan error // receives the server's exit, once
 }
 
 // RedisBinary finds the server: $KFPARGO_REDIS_SERVER, else Debian's.
@@ -62,26 +65,53 @@ func (r *Redis) Start() error {
 	if err != nil {
 		return err
 	}
+	logPath := filepath.Join(r.dir, "redis.log")
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("start redis: %w", err)
+	}
+	defer log.Close()
 	r.cmd = exec.Command(bin, r.args...)
 	r.cmd.Dir = r.dir
+	r.cmd.Stdout, r.cmd.Stderr = log, log
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := r.cmd.Start(); err != nil {
 		return fmt.Errorf("start redis: %w", err)
 	}
+	// A server that cannot start (port taken, bad flag) exits at once; say
+	// why instead of polling until the deadline.
+	exited := make(chan error, 1)
+	cmd := r.cmd
+	go func() { exited <- cmd.Wait() }()
+	r.exited = exited
 	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
+		info, err := c.Info(ctx, "server").Result()
 		cancel()
-		if err == nil {
+		// Ours, not another server that holds the port.
+		if err == nil && strings.Contains(info, "process_id:"+strconv.Itoa(cmd.Process.Pid)+"\r\n") {
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case err := <-exited:
+			r.cmd, r.exited = nil, nil
+			out, _ := os.ReadFile(logPath)
+			return fmt.Errorf("redis at %s exited at start (%v):\n%s", r.Addr, err, tail(out, 2000))
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	r.Stop()
 	return fmt.Errorf("redis at %s not ready after 20s", r.Addr)
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }
 
 // Stop kills the server.
@@ -90,6 +120,6 @@ func (r *Redis) Stop() {
 		return
 	}
 	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-	_ = r.cmd.Wait()
-	r.cmd = nil
+	<-r.exited
+	r.cmd, r.exited = nil, nil
 }
