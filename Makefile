@@ -7,6 +7,8 @@
 
 GO        ?= go
 BIN       := bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDVERSION := -X github.com/kfpargo/kfpargo/version.Version=$(VERSION)
 STACK     := $(GO) run ./test/cmd/localstack
 GOFLAGS_T ?= -count=1
 TEST_TIMEOUT ?= 60m
@@ -18,9 +20,10 @@ all: build
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-build: ## build kfpargo and the launcher into bin/
-	$(GO) build -o $(BIN)/kfpargo ./cmd/kfpargo
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/launcher ./cmd/launcher
+build: ## build kfpargo, the launcher and the cache webhook into bin/, stamped with VERSION
+	$(GO) build -ldflags '$(LDVERSION)' -o $(BIN)/kfpargo ./cmd/kfpargo
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w $(LDVERSION)' -o $(BIN)/launcher ./cmd/launcher
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w $(LDVERSION)' -o $(BIN)/cachewebhook ./cmd/cachewebhook
 
 stack-build: ## build (or find cached) every binary the local stack runs
 	$(STACK) build

@@ -29,10 +29,8 @@ import (
 	"github.com/kfpargo/kfpargo/artifact"
 	"github.com/kfpargo/kfpargo/cachestore"
 	"github.com/kfpargo/kfpargo/cachewebhook"
+	"github.com/kfpargo/kfpargo/version"
 )
-
-// version is set at build time (-ldflags -X main.version=...).
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -50,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if cfg.showVersion {
-		fmt.Fprintln(stdout, version)
+		fmt.Fprintln(stdout, version.Version)
 		return 0
 	}
 	log, err := newLogger(stderr, cfg.logLevel)
@@ -113,7 +111,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
 		}
 	}
 	metrics := cachewebhook.NewMetrics()
-	log.Info("starting", zap.String("version", version), zap.String("redis", cfg.redisAddr), zap.String("s3", cfg.s3Endpoint),
+	log.Info("starting", zap.String("version", version.Version), zap.String("redis", cfg.redisAddr), zap.String("s3", cfg.s3Endpoint),
 		zap.String("launcherImage", cfg.launcherImage), zap.Bool("clusterScope", cfg.clusterScope), zap.Duration("timeout", cfg.timeout))
 	return cachewebhook.Run(ctx, cachewebhook.ServerConfig{
 		Listen: cfg.listen, ProbeListen: cfg.probeListen, Certs: certs, CertReload: cfg.certReload,

@@ -58,8 +58,11 @@ func TestBadFlags(t *testing.T) {
 func TestServesAndStopsOnSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "cachewebhook")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-ldflags", "-X github.com/kfpargo/kfpargo/version.Version=v9.9.9-test", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "--version").Output(); err != nil || strings.TrimSpace(string(out)) != "v9.9.9-test" {
+		t.Errorf("--version printed %q (%v), want the stamped version", out, err)
 	}
 	cert, key := writeSelfSigned(t, dir)
 	probe := freeAddr(t)

@@ -12,6 +12,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kfpargo/kfpargo/version"
 )
 
 // Exit codes; documented in the README.
@@ -67,6 +69,7 @@ Workflows that run one pod per step, with artifacts in S3/MinIO.
 Exit codes: 0 success, 1 failure outside the input, 2 invalid input (spec or flags).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Version,
 	}
 	root.SetIn(stdin)
 	root.SetOut(stdout)

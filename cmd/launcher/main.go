@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/redis/go-redis/v9"
 	"io"
 	"os"
 	"strconv"
@@ -26,12 +27,13 @@ import (
 	"github.com/kfpargo/kfpargo/cachestore"
 	"github.com/kfpargo/kfpargo/launcher"
 	"github.com/kfpargo/kfpargo/step"
-	"github.com/redis/go-redis/v9"
+	"github.com/kfpargo/kfpargo/version"
 )
 
 const usage = `usage: launcher COMMAND
 
 Commands:
+  version                 print the version (also --version)
   copy DEST               copy this binary to DEST (used by the step's init container)
   run [flags] -- CMD...   run one KFP step: download inputs, resolve placeholders in CMD,
                           run it, upload outputs (see launcher run --help)
@@ -60,6 +62,10 @@ func main() {
 var started = time.Now()
 
 func run(args []string, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "version") {
+		fmt.Fprintln(os.Stdout, version.Version)
+		return 0
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
