@@ -45,7 +45,7 @@ func find(t *testing.T, m resmap.ResMap, kind, name string, out any) {
 }
 
 func TestOverlaysRender(t *testing.T) {
-	for _, dir := range []string{"base", "overlays/cert-manager", "overlays/self-signed", "argo"} {
+	for _, dir := range []string{"base", "overlays/cert-manager", "overlays/self-signed", "overlays/dev", "argo"} {
 		t.Run(dir, func(t *testing.T) {
 			if n := render(t, dir).Size(); n == 0 {
 				t.Fatal("nothing rendered")

@@ -58,7 +58,7 @@ func TestManifestsServerDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"base", "overlays/cert-manager", "overlays/self-signed", "argo"} {
+	for _, dir := range []string{"base", "overlays/cert-manager", "overlays/self-signed", "overlays/dev", "argo"} {
 		t.Run(dir, func(t *testing.T) {
 			m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join("../../manifests", dir))
 			if err != nil {
