@@ -369,4 +369,3 @@ func firstOr(s []string, def string) string {
 	}
 	return def
 }
-
