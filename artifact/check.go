@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -67,16 +66,7 @@ func (s *Store) Check(ctx context.Context, d *Descriptor) error {
 	default:
 		return fmt.Errorf("%s: %w: %d of %d files were not written by a launcher", d.URI, ErrChanged, len(files)-with, len(files))
 	}
-	order := make([]int, len(files))
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool { return files[order[a]] < files[order[b]] })
-	sf, sd := make([]string, len(files)), make([]string, len(files))
-	for i, o := range order {
-		sf[i], sd[i] = files[o], digests[o]
-	}
-	if got := dirDigest(sf, sd); got != d.SHA256 {
+	if got := listedDirDigest(files, digests); got != d.SHA256 {
 		return fmt.Errorf("%s: %w: stored digests give %s, descriptor %s", d.URI, ErrChanged, got, d.SHA256)
 	}
 	return nil

@@ -245,16 +245,7 @@ func (s *Store) Download(ctx context.Context, d *Descriptor, local string) (*Des
 		digests = append(digests, sum)
 		total += n
 	}
-	order := make([]int, len(files))
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool { return files[order[a]] < files[order[b]] })
-	sf, sd := make([]string, len(files)), make([]string, len(files))
-	for i, o := range order {
-		sf[i], sd[i] = files[o], digests[o]
-	}
-	sum := dirDigest(sf, sd)
+	sum := listedDirDigest(files, digests)
 	if d.SHA256 != "" && sum != d.SHA256 {
 		return nil, fmt.Errorf("download %s: content digest %s does not match descriptor %s", d.URI, sum, d.SHA256)
 	}
@@ -446,6 +437,21 @@ func listFiles(dir string) ([]string, error) {
 	})
 	sort.Strings(files)
 	return files, err
+}
+
+// listedDirDigest is dirDigest of files and their digests in the order a
+// listing gave them.
+func listedDirDigest(files, digests []string) string {
+	order := make([]int, len(files))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return files[order[a]] < files[order[b]] })
+	sf, sd := make([]string, len(files)), make([]string, len(files))
+	for i, o := range order {
+		sf[i], sd[i] = files[o], digests[o]
+	}
+	return dirDigest(sf, sd)
 }
 
 // dirDigest is the SHA-256 over "digest  path\n" lines of a directory's

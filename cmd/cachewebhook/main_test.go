@@ -1,23 +1,17 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kfpargo/kfpargo/test/servers"
 )
 
 func TestHelpNamesEveryFlag(t *testing.T) {
@@ -64,7 +58,7 @@ func TestServesAndStopsOnSIGTERM(t *testing.T) {
 	if out, err := exec.Command(bin, "--version").Output(); err != nil || strings.TrimSpace(string(out)) != "v9.9.9-test" {
 		t.Errorf("--version printed %q (%v), want the stamped version", out, err)
 	}
-	cert, key := writeSelfSigned(t, dir)
+	cert, key := servers.WriteSelfSigned(t, dir, "test")
 	probe := freeAddr(t)
 	cmd := exec.Command(bin, "--listen", freeAddr(t), "--probe-listen", probe, "--tls-cert-file", cert, "--tls-key-file", key,
 		"--redis-addr", freeAddr(t)) // nothing listens there: readiness does not depend on Redis
@@ -125,20 +119,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-func writeSelfSigned(t *testing.T, dir string) (string, string) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	cert, keyPath := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	_ = os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	_ = os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	return cert, keyPath
 }

@@ -67,6 +67,7 @@ func uniqueTag(t *testing.T) string {
 	return tag
 }
 
+// runWith compiles a spec for a target, runs it and logs its report.
 func runWith(t *testing.T, tg *runner.Target, spec string, params map[string]string) *runner.Result {
 	t.Helper()
 	wf, err := tg.Compile(spec, params)

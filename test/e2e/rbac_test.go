@@ -2,21 +2,13 @@ package e2e
 
 import (
 	"context"
-	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/restmapper"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // TestRBACLeastPrivilege applies the RBAC objects of the self-signed
@@ -84,43 +76,13 @@ func TestRBACLeastPrivilege(t *testing.T) {
 // kustomization.
 func applyKinds(ctx context.Context, t *testing.T, dir string, kinds ...string) {
 	t.Helper()
-	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join("../../manifests", dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(stack.RESTConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	dyn, err := dynamic.NewForConfig(stack.RESTConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]bool{}
-	for _, k := range kinds {
-		want[k] = true
-	}
-	for _, r := range m.Resources() {
-		if !want[r.GetKind()] {
+	a := newApplier(t)
+	for _, obj := range manifestObjects(t, dir) {
+		if !slices.Contains(kinds, obj.GetKind()) {
 			continue
 		}
-		raw, err := r.Map()
-		if err != nil {
-			t.Fatal(err)
-		}
-		obj := &unstructured.Unstructured{Object: raw}
-		gvk := obj.GroupVersionKind()
-		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
-		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-			ri = dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
-		}
-		if _, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "kfpargo-rbac-test", Force: true}); err != nil {
-			t.Fatalf("apply %s %s: %v", gvk.Kind, obj.GetName(), err)
+		if err := a.apply(ctx, obj, false); err != nil {
+			t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
 		}
 	}
 }

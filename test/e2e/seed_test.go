@@ -8,35 +8,20 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 
 	"github.com/kfpargo/kfpargo/runstatus"
 	"github.com/kfpargo/kfpargo/step"
 	"github.com/kfpargo/kfpargo/test/runner"
-	"github.com/kfpargo/kfpargo/test/stacktest"
 )
 
 const seedPipeline = "../../examples/seed-mnist/pipeline.yaml"
 
+// runPipeline runs a spec on the suite's (uncached) target.
 func runPipeline(t *testing.T, spec string, params map[string]string) *runner.Result {
 	t.Helper()
-	tg := needTarget(t)
-	wf, err := tg.Compile(spec, params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	res, err := tg.Run(ctx, wf, stacktest.LogWriter{T: t})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	res.Report(&b)
-	t.Log(b.String())
-	return res
+	return runWith(t, needTarget(t), spec, params)
 }
 
 func stepByName(steps []runstatus.Step) map[string]runstatus.Step {
