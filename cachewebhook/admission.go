@@ -101,7 +101,7 @@ func Serve(h Handler, opts ServeOptions) http.Handler {
 		}
 		review, err := decodeReview(http.MaxBytesReader(w, r.Body, opts.MaxBodyBytes))
 		if err != nil {
-			opts.Metrics.error("decode")
+			opts.Metrics.Error("decode")
 			opts.Log.Warn("undecodable admission request", zap.Error(err))
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -112,15 +112,15 @@ func Serve(h Handler, opts ServeOptions) http.Handler {
 		if err != nil {
 			// Patches are built from plain values; this is a bug, and the
 			// pod must still be admitted.
-			opts.Metrics.error("encode")
+			opts.Metrics.Error("encode")
 			opts.Log.Error("encode admission response", zap.Error(err))
 			resp = Allowed(Error, "encode response: "+err.Error())
 			out, _ = encodeResponse(review, req.UID, resp)
 		}
 		elapsed := time.Since(start)
-		opts.Metrics.decision(resp.Decision, elapsed)
+		opts.Metrics.Decision(resp.Decision, elapsed)
 		if resp.VerifyFailed {
-			opts.Metrics.verifyFailure()
+			opts.Metrics.VerifyFailure()
 		}
 		fields := []zap.Field{
 			zap.String("uid", string(req.UID)), zap.String("namespace", req.Namespace),
@@ -174,7 +174,7 @@ func handle(ctx context.Context, h Handler, req *admissionv1.AdmissionRequest, o
 		if kind == "" {
 			kind = "handler"
 		}
-		opts.Metrics.error(kind)
+		opts.Metrics.Error(kind)
 	}
 	return resp
 }

@@ -31,7 +31,7 @@ func NewMetrics() *Metrics {
 		}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kfpargo_cachewebhook_errors_total",
-			Help: "Failures of the webhook itself, by kind; each admitted the pod unchanged.",
+			Help: "Failures of the webhook itself, by kind; each left the pod unchanged (decode and bad_request: not an AdmissionReview, answered HTTP 4xx).",
 		}, []string{"kind"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kfpargo_cachewebhook_admission_duration_seconds",
@@ -48,8 +48,12 @@ func NewMetrics() *Metrics {
 }
 
 // The recorders accept a nil *Metrics, so tests and tools can go without.
+// Serve calls them for every request; a Handler calls them only for what
+// Serve cannot see (Serve already counts Response.Decision, ErrorKind and
+// VerifyFailed).
 
-func (m *Metrics) decision(d Outcome, took time.Duration) {
+// Decision counts one answered admission and how long it took.
+func (m *Metrics) Decision(d Outcome, took time.Duration) {
 	if m == nil {
 		return
 	}
@@ -57,13 +61,17 @@ func (m *Metrics) decision(d Outcome, took time.Duration) {
 	m.latency.Observe(took.Seconds())
 }
 
-func (m *Metrics) verifyFailure() {
+// VerifyFailure counts an entry whose artifacts were gone or changed.
+func (m *Metrics) VerifyFailure() {
 	if m != nil {
 		m.verifyFailures.Inc()
 	}
 }
 
-func (m *Metrics) error(kind string) {
+// Error counts a failure of the webhook itself, by kind: decode,
+// bad_request, encode, panic, timeout, handler, or a handler's own
+// (key, redis, s3).
+func (m *Metrics) Error(kind string) {
 	if m != nil {
 		m.errors.WithLabelValues(kind).Inc()
 	}
