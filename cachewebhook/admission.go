@@ -17,8 +17,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// Handler answers one admission request. The response's UID and the
-// review's envelope are filled in by Serve.
+// Handler answers one admission request.
+//
+// A Handler returns a Response, not an AdmissionResponse: the decision
+// (Outcome, reason, key, error kind) travels with the patch, and Serve
+// alone turns it into the review (UID, allowed, JSON patch, an audit
+// annotation), the request's log line and the metrics. So a Handler never
+// copies UIDs, cannot answer "denied", and is tested without HTTP.
 type Handler interface {
 	Handle(ctx context.Context, req *admissionv1.AdmissionRequest) Response
 }
@@ -44,9 +49,15 @@ type Response struct {
 	VerifyFailed bool
 }
 
-// Allowed admits the pod unchanged.
+// Allowed admits the pod unchanged, with the decision and why.
 func Allowed(decision Outcome, reason string) Response {
 	return Response{Decision: decision, Reason: reason}
+}
+
+// Failed admits the pod unchanged after the handler's own failure, counted
+// under kind in kfpargo_cachewebhook_errors_total.
+func Failed(kind string, err error) Response {
+	return Response{Decision: Error, ErrorKind: kind, Reason: err.Error()}
 }
 
 // Patched admits the pod with a JSON patch.
@@ -71,7 +82,8 @@ func EscapePointer(s string) string {
 type ServeOptions struct {
 	// Timeout bounds a handler; past it the pod is admitted unchanged.
 	Timeout time.Duration
-	// MaxBodyBytes bounds a request body (default 8 MiB).
+	// MaxBodyBytes bounds a request body (default 8 MiB: a pod is at most
+	// ~1.5 MiB in etcd, the review carries it once or twice).
 	MaxBodyBytes int64
 	Log          *zap.Logger
 	Metrics      *Metrics
@@ -79,8 +91,11 @@ type ServeOptions struct {
 
 // Serve answers AdmissionReview v1 requests with h. Whatever goes wrong in
 // h — an error, a panic, the timeout — the pod is admitted unchanged: the
-// apiserver only ever gets a well-formed review with allowed=true, except
-// for a body that is not a review at all (HTTP 400).
+// apiserver only ever gets a well-formed review with allowed=true and the
+// request's UID, except for a request that is not a review at all (not a
+// POST, not JSON, too large, undecodable: HTTP 4xx, counted as
+// bad_request). Each review gets one log line: uid, namespace, pod (or its
+// generateName), decision, key, reason, duration.
 func Serve(h Handler, opts ServeOptions) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 8 << 20
@@ -90,20 +105,30 @@ func Serve(h Handler, opts ServeOptions) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// Not a review at all: no UID to answer, so a plain HTTP error; the
+		// apiserver's failurePolicy (Ignore) admits the pod.
+		reject := func(code int, msg string) {
+			opts.Metrics.Error("bad_request")
+			opts.Log.Warn("not an admission review", zap.Int("status", code), zap.String("error", msg),
+				zap.String("method", r.Method), zap.String("remote", r.RemoteAddr))
+			http.Error(w, msg, code)
+		}
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "admission reviews are POSTed", http.StatusMethodNotAllowed)
+			reject(http.StatusMethodNotAllowed, "admission reviews are POSTed")
 			return
 		}
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-			http.Error(w, "Content-Type must be application/json", http.StatusUnsupportedMediaType)
+			reject(http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 			return
 		}
 		review, err := decodeReview(http.MaxBytesReader(w, r.Body, opts.MaxBodyBytes))
 		if err != nil {
-			opts.Metrics.Error("decode")
-			opts.Log.Warn("undecodable admission request", zap.Error(err))
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			code := http.StatusBadRequest
+			if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+				code = http.StatusRequestEntityTooLarge
+			}
+			reject(code, err.Error())
 			return
 		}
 		req := review.Request

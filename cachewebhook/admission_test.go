@@ -3,7 +3,11 @@ package cachewebhook
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,10 +15,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+
+	"github.com/kfpargo/kfpargo/cachestore"
 )
 
 func review(uid string) []byte {
@@ -28,20 +35,41 @@ func review(uid string) []byte {
 	return b
 }
 
-func post(t *testing.T, h http.Handler, body []byte, contentType string) (*httptest.ResponseRecorder, *admissionv1.AdmissionReview) {
+// tlsPost sends one request to h over a real HTTPS connection and returns
+// the status and raw body.
+func tlsPost(t *testing.T, h http.Handler, method string, body []byte, contentType string) (int, []byte) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/mutate", bytes.NewReader(body))
+	srv := httptest.NewTLSServer(h)
+	defer srv.Close()
+	req, err := http.NewRequest(method, srv.URL+"/mutate", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", contentType)
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	if w.Code != http.StatusOK {
-		return w, nil
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// checkReview fails unless body is a v1 AdmissionReview allowing uid.
+func checkReview(t *testing.T, body []byte, uid string) *admissionv1.AdmissionReview {
+	t.Helper()
 	var out admissionv1.AdmissionReview
-	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
-		t.Fatalf("response is not a review: %v\n%s", err, w.Body)
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("response is not a review: %v\n%s", err, body)
 	}
-	return w, &out
+	if out.APIVersion != "admission.k8s.io/v1" || out.Kind != "AdmissionReview" || out.Response == nil ||
+		!out.Response.Allowed || string(out.Response.UID) != uid {
+		t.Fatalf("want an allowing v1 review for %s, got %s", uid, body)
+	}
+	return &out
 }
 
 func TestServe(t *testing.T) {
@@ -49,38 +77,71 @@ func TestServe(t *testing.T) {
 	cases := []struct {
 		name      string
 		h         HandlerFunc
+		noMetrics bool
 		wantPatch bool
 		decision  Outcome
 		errKind   string
 	}{
-		{"patch", func(context.Context, *admissionv1.AdmissionRequest) Response { return Patched(Hit, "", patch) }, true, Hit, ""},
-		{"allow", func(context.Context, *admissionv1.AdmissionRequest) Response { return Allowed(Miss, "no entry") }, false, Miss, ""},
-		{"error drops its patch", func(context.Context, *admissionv1.AdmissionRequest) Response {
-			return Response{Decision: Error, ErrorKind: "redis", Patch: patch}
-		}, false, Error, "redis"},
-		{"panic", func(context.Context, *admissionv1.AdmissionRequest) Response { panic("boom") }, false, Error, "panic"},
-		{"timeout", func(ctx context.Context, _ *admissionv1.AdmissionRequest) Response {
+		{name: "patch", h: func(context.Context, *admissionv1.AdmissionRequest) Response { return Patched(Hit, "", patch) },
+			wantPatch: true, decision: Hit},
+		{name: "allow", h: func(context.Context, *admissionv1.AdmissionRequest) Response { return Allowed(Miss, "no entry") },
+			decision: Miss},
+		{name: "without metrics", h: func(context.Context, *admissionv1.AdmissionRequest) Response { return Allowed(Skip, "") },
+			noMetrics: true, decision: Skip},
+		{name: "failed", h: func(context.Context, *admissionv1.AdmissionRequest) Response {
+			return Failed("redis", errors.New("connection refused"))
+		}, decision: Error, errKind: "redis"},
+		{name: "error drops its patch", h: func(context.Context, *admissionv1.AdmissionRequest) Response {
+			return Response{Decision: Error, ErrorKind: "s3", Patch: patch}
+		}, decision: Error, errKind: "s3"},
+		{name: "error without a kind", h: func(context.Context, *admissionv1.AdmissionRequest) Response {
+			return Response{Decision: Error}
+		}, decision: Error, errKind: "handler"},
+		{name: "panic", h: func(context.Context, *admissionv1.AdmissionRequest) Response { panic("boom") },
+			decision: Error, errKind: "panic"},
+		{name: "timeout", h: func(ctx context.Context, _ *admissionv1.AdmissionRequest) Response {
 			<-ctx.Done()
 			time.Sleep(10 * time.Millisecond)
 			return Patched(Hit, "", patch)
-		}, false, Error, "timeout"},
+		}, decision: Error, errKind: "timeout"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m := NewMetrics()
-			h := Serve(c.h, ServeOptions{Timeout: 50 * time.Millisecond, Metrics: m})
-			_, out := post(t, h, review(c.name), "application/json")
-			if out == nil || out.Response == nil || !out.Response.Allowed || string(out.Response.UID) != "u-"+c.name ||
-				out.APIVersion != "admission.k8s.io/v1" || out.Kind != "AdmissionReview" {
-				t.Fatalf("response %+v", out)
+			opts := ServeOptions{Timeout: 50 * time.Millisecond, Metrics: m}
+			if c.noMetrics {
+				opts.Metrics = nil
 			}
+			code, body := tlsPost(t, Serve(c.h, opts), http.MethodPost, review(c.name), "application/json")
+			if code != http.StatusOK {
+				t.Fatalf("HTTP %d: %s", code, body)
+			}
+			out := checkReview(t, body, "u-"+c.name)
 			if got := len(out.Response.Patch) > 0; got != c.wantPatch {
 				t.Fatalf("patch %s", out.Response.Patch)
 			}
 			if c.wantPatch {
-				if *out.Response.PatchType != admissionv1.PatchTypeJSONPatch || !strings.Contains(string(out.Response.Patch), "kfpargo.io~1cached") {
-					t.Errorf("patch %s", out.Response.Patch)
+				// The patch goes over the wire base64-encoded ([]byte in JSON).
+				var raw struct {
+					Response struct {
+						Patch     string `json:"patch"`
+						PatchType string `json:"patchType"`
+					} `json:"response"`
 				}
+				if err := json.Unmarshal(body, &raw); err != nil {
+					t.Fatal(err)
+				}
+				ops, err := base64.StdEncoding.DecodeString(raw.Response.Patch)
+				want := `[{"op":"add","path":"/metadata/labels/kfpargo.io~1cached","value":"true"}]`
+				if err != nil || string(ops) != want || raw.Response.PatchType != "JSONPatch" {
+					t.Errorf("patch %q (%v) type %q, want base64 of %s and JSONPatch", raw.Response.Patch, err, raw.Response.PatchType, want)
+				}
+			}
+			if got := out.Response.AuditAnnotations["decision"]; got != string(c.decision) {
+				t.Errorf("audit decision %q, want %q", got, c.decision)
+			}
+			if c.noMetrics {
+				return
 			}
 			if v := testutil.ToFloat64(m.admissions.WithLabelValues(string(c.decision))); v != 1 {
 				t.Errorf("admissions{%s} = %v", c.decision, v)
@@ -95,59 +156,103 @@ func TestServe(t *testing.T) {
 }
 
 func TestServeRejectsNonReviews(t *testing.T) {
-	m := NewMetrics()
-	h := Serve(HandlerFunc(func(context.Context, *admissionv1.AdmissionRequest) Response { return Allowed(Skip, "") }),
-		ServeOptions{MaxBodyBytes: 1 << 10, Metrics: m})
-	for name, c := range map[string]struct {
+	cases := []struct {
+		name        string
+		method      string
 		body        []byte
 		contentType string
 		code        int
 	}{
-		"garbage":      {[]byte("{nope"), "application/json", http.StatusBadRequest},
-		"wrong kind":   {[]byte(`{"apiVersion":"v1","kind":"Pod"}`), "application/json", http.StatusBadRequest},
-		"no request":   {[]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), "application/json", http.StatusBadRequest},
-		"content type": {review("x"), "text/plain", http.StatusUnsupportedMediaType},
-		"too large":    {append(review("x"), bytes.Repeat([]byte(" "), 2<<10)...), "application/json", http.StatusBadRequest},
-	} {
-		w, _ := post(t, h, c.body, c.contentType)
-		if w.Code != c.code {
-			t.Errorf("%s: HTTP %d, want %d", name, w.Code, c.code)
-		}
+		{"GET", http.MethodGet, nil, "application/json", http.StatusMethodNotAllowed},
+		{"PUT", http.MethodPut, review("x"), "application/json", http.StatusMethodNotAllowed},
+		{"content type", http.MethodPost, review("x"), "text/plain", http.StatusUnsupportedMediaType},
+		{"no content type", http.MethodPost, review("x"), "", http.StatusUnsupportedMediaType},
+		{"garbage", http.MethodPost, []byte("{nope"), "application/json", http.StatusBadRequest},
+		{"empty", http.MethodPost, nil, "application/json", http.StatusBadRequest},
+		{"wrong kind", http.MethodPost, []byte(`{"apiVersion":"v1","kind":"Pod"}`), "application/json", http.StatusBadRequest},
+		{"v1beta1", http.MethodPost, bytes.Replace(review("x"), []byte("admission.k8s.io/v1"), []byte("admission.k8s.io/v1beta1"), 1),
+			"application/json", http.StatusBadRequest},
+		{"no request", http.MethodPost, []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), "application/json", http.StatusBadRequest},
+		{"too large", http.MethodPost, append(review("x"), bytes.Repeat([]byte(" "), 2<<10)...), "application/json", http.StatusRequestEntityTooLarge},
 	}
-	req := httptest.NewRequest(http.MethodGet, "/mutate", nil)
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	if w.Code != http.StatusMethodNotAllowed {
-		t.Errorf("GET: HTTP %d", w.Code)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := NewMetrics()
+			called := false
+			h := Serve(HandlerFunc(func(context.Context, *admissionv1.AdmissionRequest) Response {
+				called = true
+				return Allowed(Skip, "")
+			}), ServeOptions{MaxBodyBytes: 1 << 10, Metrics: m})
+			code, body := tlsPost(t, h, c.method, c.body, c.contentType)
+			if code != c.code {
+				t.Errorf("HTTP %d, want %d: %s", code, c.code, body)
+			}
+			if called {
+				t.Error("the handler was called")
+			}
+			if v := testutil.ToFloat64(m.errors.WithLabelValues("bad_request")); v != 1 {
+				t.Errorf("errors{bad_request} = %v", v)
+			}
+		})
 	}
 }
 
 func TestEscapePointer(t *testing.T) {
-	if got := EscapePointer("kfpargo.io/a~b"); got != "kfpargo.io~1a~0b" {
-		t.Errorf("got %q", got)
+	for in, want := range map[string]string{
+		"kfpargo.io/a~b":             "kfpargo.io~1a~0b",
+		"plain":                      "plain",
+		"~1":                         "~01", // "~" first, or "~1" would come back as "/"
+		"a/b/c":                      "a~1b~1c",
+		"pipelines.kubeflow.org/v2_": "pipelines.kubeflow.org~1v2_",
+	} {
+		if got := EscapePointer(in); got != want {
+			t.Errorf("EscapePointer(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
-// FuzzServe: whatever arrives, Serve answers without panicking, and a
-// review it accepts is answered allowed, with the request's UID.
-func FuzzServe(f *testing.F) {
+// FuzzAdmissionReview: whatever body arrives, Serve does not panic, answers
+// 200 or a 4xx, and a 200 is an allowing v1 review with the request's UID
+// and, if it patches, a JSON patch. Seeds are in testdata/fuzz. The
+// Decider's Redis address refuses connections, so a pod that gets as far as
+// a lookup takes the fail-open path without waiting on a network.
+func FuzzAdmissionReview(f *testing.F) {
 	f.Add(review("seed"))
-	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","object":{"spec":{"containers":[{"name":"main","command":["/kfpargo/bin/launcher","run","--cache"]}]}}}}`))
-	f.Add([]byte(`{}`))
-	d := &Decider{} // no stores: decisions stop before any lookup or fail open
-	h := Serve(d, ServeOptions{Timeout: time.Second})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: closed, MaxRetries: -1, DialerRetries: 1, DialTimeout: 100 * time.Millisecond})
+	defer rdb.Close()
+	h := Serve(&Decider{Cache: cachestore.New(rdb, cachestore.Options{})}, ServeOptions{Timeout: time.Second})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/mutate", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK {
+		switch {
+		case w.Code == http.StatusOK:
+		case w.Code >= 400 && w.Code < 500:
 			return
+		default:
+			t.Fatalf("HTTP %d for %q", w.Code, body)
 		}
-		var in, out admissionv1.AdmissionReview
-		_ = json.Unmarshal(body, &in)
-		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || out.Response == nil || !out.Response.Allowed || out.Response.UID != in.Request.UID {
-			t.Fatalf("answer %s to %s", w.Body, body)
+		var in admissionv1.AdmissionReview
+		if err := json.Unmarshal(body, &in); err != nil || in.Request == nil {
+			t.Fatalf("accepted a body that is not a review (%v): %q", err, body)
+		}
+		out := checkReview(t, w.Body.Bytes(), string(in.Request.UID))
+		if len(out.Response.Patch) > 0 {
+			var ops []PatchOp
+			if out.Response.PatchType == nil || *out.Response.PatchType != admissionv1.PatchTypeJSONPatch ||
+				json.Unmarshal(out.Response.Patch, &ops) != nil {
+				t.Fatalf("patch %s for %q", out.Response.Patch, body)
+			}
+		}
+		if !strings.Contains(w.Header().Get("Content-Type"), "application/json") {
+			t.Fatalf("Content-Type %q", w.Header().Get("Content-Type"))
 		}
 	})
 }
