@@ -16,10 +16,11 @@ import (
 
 // CertWatcher serves a certificate and key from files and picks up new
 // ones without a restart: it re-reads the files every interval and swaps
-// in a pair that loads. Reading content rather than watching inotify events
-// also works with the symlink swaps of Kubernetes Secret volumes. A pair
-// that does not load (half written, mismatched) is logged and the current
-// one kept.
+// in a pair that loads. Comparing content (a few KiB, read every 10s)
+// rather than watching inotify events or mtimes also works with the
+// symlink swaps of Kubernetes Secret volumes, where the files' own names
+// never change. A pair that does not load (half written, mismatched) is
+// logged and the current one kept.
 type CertWatcher struct {
 	certFile, keyFile string
 	log               *zap.Logger
@@ -35,14 +36,15 @@ func NewCertWatcher(certFile, keyFile string, log *zap.Logger) (*CertWatcher, er
 		log = zap.NewNop()
 	}
 	w := &CertWatcher{certFile: certFile, keyFile: keyFile, log: log}
-	if _, err := w.reload(); err != nil {
+	if _, err := w.Reload(); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
 
-// reload reads the files and swaps the pair in when it changed and loads.
-func (w *CertWatcher) reload() (bool, error) {
+// Reload reads the files and swaps the pair in when it changed and loads;
+// it reports whether it swapped. Watch calls it every interval.
+func (w *CertWatcher) Reload() (bool, error) {
 	certPEM, err := os.ReadFile(w.certFile)
 	if err != nil {
 		return false, fmt.Errorf("read certificate: %w", err)
@@ -68,20 +70,27 @@ func (w *CertWatcher) reload() (bool, error) {
 	return true, nil
 }
 
-// Watch re-reads the files every interval until ctx ends.
+// Watch re-reads the files every interval until ctx ends. A failure is
+// logged when it first appears or changes, not on every poll.
 func (w *CertWatcher) Watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var lastErr string
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			switch changed, err := w.reload(); {
-			case err != nil:
+			changed, err := w.Reload()
+			switch {
+			case err != nil && err.Error() != lastErr:
 				w.log.Warn("serving certificate not reloaded; keeping the current one", zap.Error(err))
-			case changed:
+			case err == nil && changed:
 				w.log.Info("serving certificate reloaded", zap.String("cert", w.certFile))
+			}
+			lastErr = ""
+			if err != nil {
+				lastErr = err.Error()
 			}
 		}
 	}
