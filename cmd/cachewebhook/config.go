@@ -11,11 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap/zapcore"
+
 	"github.com/kfpargo/kfpargo/step"
 )
 
-// config is the command line, validated.
-type config struct {
+// Config is the command line, validated.
+type Config struct {
 	listen, probeListen              string
 	certFile, keyFile                string
 	certReload, timeout, grace       time.Duration
@@ -75,8 +77,8 @@ func splitList(s string) []string {
 	return out
 }
 
-func parseFlags(args []string, out io.Writer) (*config, error) {
-	c := &config{}
+func parseFlags(args []string, out io.Writer) (*Config, error) {
+	c := &Config{}
 	fs := flag.NewFlagSet("cachewebhook", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
@@ -90,7 +92,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.certFile, "tls-cert-file", "", "serving certificate (PEM); re-read when it changes, no restart needed (required)")
 	fs.StringVar(&c.keyFile, "tls-key-file", "", "serving certificate's private key (PEM) (required)")
 	fs.DurationVar(&c.certReload, "cert-reload-interval", 10*time.Second, "how often the certificate files are checked for a new pair")
-	fs.DurationVar(&c.timeout, "timeout", 40*time.Millisecond, "budget for one admission decision, Redis and object-store calls included; past it the pod is admitted unchanged. Keep it well under the configuration's timeoutSeconds")
+	fs.DurationVar(&c.timeout, "timeout", 40*time.Millisecond, "budget for one admission decision, Redis and object-store calls included; past it the pod is admitted unchanged. The whole admission should stay under 50ms of pod-creation latency; 40ms leaves the rest for TLS, decoding and encoding. Must stay below the MutatingWebhookConfiguration's timeoutSeconds, or the apiserver gives up first")
 	fs.DurationVar(&c.grace, "shutdown-grace", 10*time.Second, "how long in-flight requests may take after SIGTERM")
 	fs.StringVar(&c.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis host:port holding the cache entries")
 	fs.StringVar(&c.redisUsername, "redis-username", "", "Redis ACL user (Redis 6+), if any")
@@ -167,8 +169,25 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	if c.verifyCacheTTL < 0 {
 		errs = append(errs, errors.New("--verify-cache-ttl must not be negative"))
 	}
-	if c.timeout <= 0 {
-		errs = append(errs, errors.New("--timeout must be positive"))
+	if c.timeout <= 0 || c.timeout >= 30*time.Second {
+		errs = append(errs, fmt.Errorf("--timeout %s: want more than 0 and less than 30s (the apiserver's longest webhook timeout)", c.timeout))
+	}
+	if c.certReload <= 0 {
+		errs = append(errs, fmt.Errorf("--cert-reload-interval %s: want a positive duration", c.certReload))
+	}
+	if c.grace <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-grace %s: want a positive duration", c.grace))
+	}
+	for _, a := range []struct{ flag, addr string }{{"--listen", c.listen}, {"--probe-listen", c.probeListen}, {"--redis-addr", c.redisAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: want host:port: %w", a.flag, a.addr, err))
+		}
+	}
+	if c.listen == c.probeListen {
+		errs = append(errs, fmt.Errorf("--listen and --probe-listen are both %q: admissions (HTTPS) and probes (HTTP) need ports of their own", c.listen))
+	}
+	if _, err := zapcore.ParseLevel(c.logLevel); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel))
 	}
 	if (c.s3AccessKeyFile != "" || c.s3SecretKeyFile != "") && c.s3Endpoint == "" {
 		errs = append(errs, errors.New("--s3-access-key-file and --s3-secret-key-file need --s3-endpoint"))

@@ -19,15 +19,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/kfpargo/kfpargo/artifact"
-	"github.com/kfpargo/kfpargo/cachestore"
 	"github.com/kfpargo/kfpargo/cachewebhook"
 	"github.com/kfpargo/kfpargo/version"
 )
@@ -64,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
+func serve(ctx context.Context, cfg *Config, log *zap.Logger) error {
 	if cfg.selfSigned {
 		if err := startSelfSigned(ctx, cfg, log); err != nil {
 			return err
@@ -74,55 +71,25 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	redisPassword, err := readSecretFile(cfg.redisPasswordFile)
-	if err != nil {
-		return fmt.Errorf("--redis-password-file: %w", err)
-	}
-	rdb := redis.NewClient(&redis.Options{
-		Addr: cfg.redisAddr, Username: cfg.redisUsername, Password: redisPassword, DB: cfg.redisDB,
-		// The whole admission has tens of milliseconds: a Redis that does
-		// not answer fast is treated as down (the pod runs uncached).
-		DialTimeout: 200 * time.Millisecond, ReadTimeout: cfg.timeout, WriteTimeout: cfg.timeout,
-		MaxRetries: -1, PoolSize: 64, MinIdleConns: 4,
-	})
-	defer rdb.Close()
-	store := cachestore.New(rdb, cachestore.Options{})
-	counter := &cachewebhook.Counter{Store: store}
-	cctx, stopCounter := context.WithCancel(context.Background())
-	counterDone := make(chan struct{})
-	go func() { counter.Run(cctx, 5*time.Second); close(counterDone) }()
-	// After the servers stop: the last counts are flushed.
-	defer func() { stopCounter(); <-counterDone }()
-	d := &cachewebhook.Decider{
-		Cache: store, Counter: counter, LauncherImage: cfg.launcherImage,
-		ClusterScope: cfg.clusterScope, MaxTTL: cfg.maxTTL, Verified: cachewebhook.NewVerifiedCache(cfg.verifyCacheTTL),
-	}
-	if cfg.s3Endpoint != "" {
-		access, err := readSecretFile(cfg.s3AccessKeyFile)
-		if err != nil {
-			return fmt.Errorf("--s3-access-key-file: %w", err)
-		}
-		secret, err := readSecretFile(cfg.s3SecretKeyFile)
-		if err != nil {
-			return fmt.Errorf("--s3-secret-key-file: %w", err)
-		}
-		if d.Artifacts, err = artifact.NewStore(artifact.Config{Endpoint: cfg.s3Endpoint, AccessKey: access, SecretKey: secret, Insecure: cfg.s3Insecure, Region: cfg.s3Region}); err != nil {
-			return err
-		}
-	}
 	metrics := cachewebhook.NewMetrics()
+	h, release, err := newHandler(*cfg, log, metrics)
+	if err != nil {
+		return err
+	}
+	// After the servers stopped: no admission uses the handler any more.
+	defer release()
 	log.Info("starting", zap.String("version", version.Version), zap.String("redis", cfg.redisAddr), zap.String("s3", cfg.s3Endpoint),
 		zap.String("launcherImage", cfg.launcherImage), zap.Bool("clusterScope", cfg.clusterScope), zap.Duration("timeout", cfg.timeout))
 	return cachewebhook.Run(ctx, cachewebhook.ServerConfig{
 		Listen: cfg.listen, ProbeListen: cfg.probeListen, Certs: certs, CertReload: cfg.certReload,
-		Handler: cachewebhook.Serve(d, cachewebhook.ServeOptions{Timeout: cfg.timeout, Log: log, Metrics: metrics}),
+		Handler: cachewebhook.Serve(h, cachewebhook.ServeOptions{Timeout: cfg.timeout, Log: log, Metrics: metrics}),
 		Metrics: metrics, Log: log, Grace: cfg.grace,
 	})
 }
 
 // startSelfSigned makes sure a certificate exists before serving, then
 // keeps it and the caBundle current in the background.
-func startSelfSigned(ctx context.Context, cfg *config, log *zap.Logger) error {
+func startSelfSigned(ctx context.Context, cfg *Config, log *zap.Logger) error {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = cfg.kubeconfig
 	var rc *rest.Config

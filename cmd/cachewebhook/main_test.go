@@ -1,15 +1,22 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/kfpargo/kfpargo/test/servers"
 )
@@ -22,7 +29,9 @@ func TestHelpNamesEveryFlag(t *testing.T) {
 	for _, f := range []string{"listen", "probe-listen", "tls-cert-file", "tls-key-file", "cert-reload-interval", "timeout",
 		"shutdown-grace", "redis-addr", "redis-username", "redis-password-file", "redis-db", "s3-endpoint",
 		"s3-access-key-file", "s3-secret-key-file", "s3-insecure", "s3-region", "launcher-image", "cache-scope",
-		"max-cache-ttl", "verify-cache-ttl", "self-signed-certs", "webhook-config", "ca-lifetime", "cert-lifetime", "cert-dir", "log-level", "version", "Example", "Exit codes"} {
+		"max-cache-ttl", "verify-cache-ttl", "self-signed-certs", "self-signed-secret", "self-signed-namespace", "self-signed-dns-names",
+		"self-signed-ips", "webhook-config", "ca-lifetime", "cert-lifetime", "cert-dir", "kubeconfig", "log-level", "version",
+		"Example", "Exit codes"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("--help does not mention %s", f)
 		}
@@ -30,15 +39,31 @@ func TestHelpNamesEveryFlag(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
+	certs := []string{"--tls-cert-file", "c", "--tls-key-file", "k"}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{}, "--tls-cert-file"},
-		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--cache-scope", "world"}, "--cache-scope"},
-		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--max-cache-ttl", "forever"}, "--max-cache-ttl"},
-		{[]string{"--tls-cert-file", "c", "--tls-key-file", "k", "--s3-access-key-file", "a"}, "--s3-endpoint"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
+		{[]string{"--timeout", "soon"}, "-timeout"},
+		{[]string{"stray"}, `unexpected argument "stray"`},
+		{append(certs, "--cache-scope", "world"), "--cache-scope"},
+		{append(certs, "--max-cache-ttl", "forever"), "--max-cache-ttl"},
+		{append(certs, "--max-cache-ttl", "-1h"), "--max-cache-ttl"},
+		{append(certs, "--s3-access-key-file", "a"), "--s3-endpoint"},
+		{append(certs, "--timeout", "0s"), "--timeout"},
+		{append(certs, "--timeout", "1m"), "--timeout"},
+		{append(certs, "--cert-reload-interval", "0s"), "--cert-reload-interval"},
+		{append(certs, "--shutdown-grace", "-1s"), "--shutdown-grace"},
+		{append(certs, "--redis-db", "-1"), "--redis-db"},
+		{append(certs, "--redis-addr", "redis"), "--redis-addr"},
+		{append(certs, "--listen", "9443"), "--listen"},
+		{append(certs, "--probe-listen", ":9443"), "--probe-listen"},
+		{append(certs, "--log-level", "chatty"), "--log-level"},
+		{append(certs, "--verify-cache-ttl", "-1s"), "--verify-cache-ttl"},
+		{[]string{"--self-signed-certs", "--self-signed-namespace", "ns", "--self-signed-ips", "nope"}, "--self-signed-ips"},
+		{[]string{"--self-signed-certs", "--self-signed-namespace", "ns", "--cert-lifetime", "20000h", "--ca-lifetime", "10h"}, "--cert-lifetime"},
 	} {
 		var out strings.Builder
 		if code := run(t.Context(), c.args, &out, &out); code != 2 || !strings.Contains(out.String(), c.want) {
@@ -58,9 +83,31 @@ func TestServesAndStopsOnSIGTERM(t *testing.T) {
 	if out, err := exec.Command(bin, "--version").Output(); err != nil || strings.TrimSpace(string(out)) != "v9.9.9-test" {
 		t.Errorf("--version printed %q (%v), want the stamped version", out, err)
 	}
+	// Exit codes as the process reports them, not only as run returns them.
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--help"}, 0, "Example"},
+		{[]string{"--cache-scope", "world"}, 2, "--cache-scope"},
+	} {
+		out, err := exec.Command(bin, c.args...).CombinedOutput()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.code || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: exit %d, want %d and %q in:\n%s", c.args, code, c.code, c.want, out)
+		}
+	}
 	cert, key := servers.WriteSelfSigned(t, dir, "test")
 	probe := freeAddr(t)
-	cmd := exec.Command(bin, "--listen", freeAddr(t), "--probe-listen", probe, "--tls-cert-file", cert, "--tls-key-file", key,
+	admission := freeAddr(t)
+	cmd := exec.Command(bin, "--listen", admission, "--probe-listen", probe, "--tls-cert-file", cert, "--tls-key-file", key,
 		"--redis-addr", freeAddr(t)) // nothing listens there: readiness does not depend on Redis
 	var logs strings.Builder
 	cmd.Stderr = &logs
@@ -90,8 +137,12 @@ func TestServesAndStopsOnSIGTERM(t *testing.T) {
 	if code, _ := get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz %d", code)
 	}
+	// A pod that is no launcher step, over HTTPS with the served
+	// certificate: skipped without a lookup (nothing listens at Redis).
+	admit(t, admission, cert, "u-binary")
 	code, body := get("/metrics")
-	for _, m := range []string{"kfpargo_cachewebhook_admissions_total", "kfpargo_cachewebhook_admission_duration_seconds", "go_goroutines"} {
+	for _, m := range []string{`kfpargo_cachewebhook_admissions_total{decision="skip"} 1`, "kfpargo_cachewebhook_admission_duration_seconds",
+		"kfpargo_cachewebhook_verify_failures_total", "go_goroutines", "process_cpu_seconds_total"} {
 		if code != http.StatusOK || !strings.Contains(body, m) {
 			t.Errorf("/metrics (%d) lacks %s", code, m)
 		}
@@ -109,6 +160,34 @@ func TestServesAndStopsOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "shutting down") {
 		t.Errorf("no shutdown in the logs:\n%s", logs.String())
+	}
+}
+
+// admit posts an AdmissionReview for a plain pod to the webhook at addr,
+// trusting the certificate in certFile, and checks the answer.
+func admit(t *testing.T, addr, certFile, uid string) {
+	t.Helper()
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pemBytes)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"` + uid +
+		`","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"ns",` +
+		`"object":{"metadata":{"generateName":"p-"},"spec":{"containers":[{"name":"main","image":"busybox"}]}}}}`
+	resp, err := client.Post("https://"+addr+"/mutate", "application/json", strings.NewReader(review))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out admissionv1.AdmissionReview
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("HTTP %d, not a review: %v", resp.StatusCode, err)
+	}
+	if out.APIVersion != "admission.k8s.io/v1" || out.Response == nil || !out.Response.Allowed || string(out.Response.UID) != uid {
+		t.Fatalf("answer %+v", out)
 	}
 }
 

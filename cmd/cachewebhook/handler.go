@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/cachestore"
+	"github.com/kfpargo/kfpargo/cachewebhook"
+)
+
+// newHandler builds the cache decision from the configuration: a Redis
+// client, the object store that verifies artifacts, and the hit/miss
+// counter. The returned func releases them; call it after the servers
+// stopped, so the last counts are flushed. Serve counts decisions in m.
+func newHandler(cfg Config, log *zap.Logger, m *cachewebhook.Metrics) (cachewebhook.Handler, func(), error) {
+	redisPassword, err := readSecretFile(cfg.redisPasswordFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--redis-password-file: %w", err)
+	}
+	var arts *artifact.Store
+	if cfg.s3Endpoint != "" {
+		access, err := readSecretFile(cfg.s3AccessKeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--s3-access-key-file: %w", err)
+		}
+		secret, err := readSecretFile(cfg.s3SecretKeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--s3-secret-key-file: %w", err)
+		}
+		arts, err = artifact.NewStore(artifact.Config{Endpoint: cfg.s3Endpoint, AccessKey: access, SecretKey: secret, Insecure: cfg.s3Insecure, Region: cfg.s3Region})
+		if err != nil {
+			return nil, nil, fmt.Errorf("--s3-endpoint: %w", err)
+		}
+	}
+	rdb := redis.NewClient(&redis.Options{
+		Addr: cfg.redisAddr, Username: cfg.redisUsername, Password: redisPassword, DB: cfg.redisDB,
+		// The whole admission has tens of milliseconds: a Redis that does
+		// not answer fast is treated as down (the pod runs uncached).
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: cfg.timeout, WriteTimeout: cfg.timeout,
+		MaxRetries: -1, PoolSize: 64, MinIdleConns: 4,
+	})
+	store := cachestore.New(rdb, cachestore.Options{})
+	counter := &cachewebhook.Counter{Store: store}
+	cctx, stopCounter := context.WithCancel(context.Background())
+	counterDone := make(chan struct{})
+	go func() { counter.Run(cctx, 5*time.Second); close(counterDone) }()
+	d := &cachewebhook.Decider{
+		Cache: store, Artifacts: arts, Counter: counter, LauncherImage: cfg.launcherImage,
+		ClusterScope: cfg.clusterScope, MaxTTL: cfg.maxTTL, Verified: cachewebhook.NewVerifiedCache(cfg.verifyCacheTTL),
+	}
+	release := func() {
+		stopCounter()
+		<-counterDone
+		if err := rdb.Close(); err != nil {
+			log.Warn("close redis client", zap.Error(err))
+		}
+	}
+	return d, release, nil
+}
