@@ -190,7 +190,17 @@ func handle(ctx context.Context, h Handler, req *admissionv1.AdmissionRequest, o
 	select {
 	case resp = <-done:
 	case <-ctx.Done():
-		resp = Response{Decision: Error, ErrorKind: "timeout", Reason: "no decision within the admission budget: " + ctx.Err().Error()}
+		select {
+		case resp = <-done: // finished just in time: keep its answer
+		default:
+			// A handler that ignores ctx keeps running, but the apiserver
+			// is not kept waiting for it.
+			kind := "timeout"
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				kind = "canceled" // the apiserver went away
+			}
+			resp = Response{Decision: Error, ErrorKind: kind, Reason: "no decision within the admission budget: " + ctx.Err().Error()}
+		}
 	}
 	if resp.Decision == Error {
 		// Fail open: whatever patch an erring handler built is dropped.

@@ -74,6 +74,8 @@ func checkReview(t *testing.T, body []byte, uid string) *admissionv1.AdmissionRe
 
 func TestServe(t *testing.T) {
 	patch := []PatchOp{{Op: "add", Path: "/metadata/labels/" + EscapePointer("kfpargo.io/cached"), Value: "true"}}
+	late := make(chan struct{})
+	defer close(late)
 	cases := []struct {
 		name      string
 		h         HandlerFunc
@@ -101,7 +103,7 @@ func TestServe(t *testing.T) {
 			decision: Error, errKind: "panic"},
 		{name: "timeout", h: func(ctx context.Context, _ *admissionv1.AdmissionRequest) Response {
 			<-ctx.Done()
-			time.Sleep(10 * time.Millisecond)
+			<-late // a handler that answers only after Serve gave up
 			return Patched(Hit, "", patch)
 		}, decision: Error, errKind: "timeout"},
 	}
@@ -255,4 +257,37 @@ func FuzzAdmissionReview(f *testing.F) {
 			t.Fatalf("Content-Type %q", w.Header().Get("Content-Type"))
 		}
 	})
+}
+
+// An apiserver that hangs up (its own timeout) ends the decision, counted
+// apart from our budget running out.
+func TestServeClientGone(t *testing.T) {
+	m := NewMetrics()
+	started, late := make(chan struct{}), make(chan struct{})
+	defer close(late)
+	srv := httptest.NewTLSServer(Serve(HandlerFunc(func(ctx context.Context, _ *admissionv1.AdmissionRequest) Response {
+		close(started)
+		<-ctx.Done()
+		<-late // answering right at the cancel could win the race
+		return Allowed(Skip, "")
+	}), ServeOptions{Timeout: time.Minute, Metrics: m}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, bytes.NewReader(review("gone")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	go func() {
+		<-started
+		cancel()
+	}()
+	if resp, err := srv.Client().Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the request was answered after the client went away")
+	}
+	waitFor(t, func() bool { return testutil.ToFloat64(m.errors.WithLabelValues("canceled")) == 1 })
+	if v := testutil.ToFloat64(m.errors.WithLabelValues("timeout")); v != 0 {
+		t.Errorf("errors{timeout} = %v", v)
+	}
 }

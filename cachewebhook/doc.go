@@ -8,4 +8,9 @@
 // them, a Handler decides, Decider is the cache decision, Metrics counts,
 // CertWatcher reloads the serving certificate, Run runs the servers. The
 // webhook fails open: any error of its own admits the pod unchanged.
+//
+// A Handler returns a Response built with Allowed, Patched or Failed: the
+// outcome (hit, miss, skip, error) and its reason travel with the patch,
+// and Serve alone turns them into the AdmissionReview, the log line and
+// the metrics.
 package cachewebhook

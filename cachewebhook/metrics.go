@@ -31,7 +31,7 @@ func NewMetrics() *Metrics {
 		}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kfpargo_cachewebhook_errors_total",
-			Help: "Failures of the webhook itself, by kind; each left the pod unchanged (decode and bad_request: not an AdmissionReview, answered HTTP 4xx).",
+			Help: "Failures of the webhook itself, by kind; each left the pod unchanged (bad_request: not an AdmissionReview, answered HTTP 4xx).",
 		}, []string{"kind"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kfpargo_cachewebhook_admission_duration_seconds",
@@ -68,9 +68,9 @@ func (m *Metrics) VerifyFailure() {
 	}
 }
 
-// Error counts a failure of the webhook itself, by kind: decode,
-// bad_request, encode, panic, timeout, handler, or a handler's own
-// (key, redis, s3).
+// Error counts a failure of the webhook itself, by kind: Serve's own
+// (bad_request, encode, panic, timeout, canceled, handler) or a handler's
+// (key, decode, redis, s3).
 func (m *Metrics) Error(kind string) {
 	if m != nil {
 		m.errors.WithLabelValues(kind).Inc()
