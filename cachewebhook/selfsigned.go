@@ -86,7 +86,7 @@ func (s *SelfSigned) Reconcile(ctx context.Context) error {
 	secrets := s.Client.CoreV1().Secrets(s.Namespace)
 	sec, err := secrets.Get(ctx, s.SecretName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		data, err := s.fresh(nil)
+		data, err := s.fresh()
 		if err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func (s *SelfSigned) renew(data map[string][]byte, trusted []*x509.Certificate) 
 	ca, caKey, err := parsePair(data[keyCACert], data[keyCAKey])
 	if err != nil {
 		s.Log.Warn("the certificate Secret is unusable; starting over", zap.Error(err))
-		d, err := s.fresh(nil)
+		d, err := s.fresh()
 		return d, true, err
 	}
 	out := copyData(data)
@@ -193,7 +193,7 @@ func (s *SelfSigned) renew(data map[string][]byte, trusted []*x509.Certificate) 
 }
 
 // fresh makes a CA and a serving certificate from nothing.
-func (s *SelfSigned) fresh(map[string][]byte) (map[string][]byte, error) {
+func (s *SelfSigned) fresh() (map[string][]byte, error) {
 	now := s.now()
 	ca, key, caPEM, keyPEM, err := s.newCA(now)
 	if err != nil {

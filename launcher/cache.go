@@ -234,11 +234,6 @@ func envMap(env []string) map[string]string {
 	return m
 }
 
-// replay hands on an entry's outputs instead of running the step.
-func (r *Runner) replay(e *cachestore.Entry) int {
-	return Replay(e, r.Layout, r.Log)
-}
-
 // Replay writes a cache entry's outputs where Argo reads them: what
 // `launcher replay` does in a pod the cache webhook rewrote, and what
 // `launcher run` does when an entry appeared after its pod was admitted.

@@ -55,7 +55,7 @@ func (r *Runner) Run(ctx context.Context) int {
 	sess := r.openCache(ctx)
 	defer sess.close(ctx, r.Log)
 	if sess != nil && sess.hit != nil {
-		return r.replay(sess.hit)
+		return Replay(sess.hit, r.Layout, r.Log)
 	}
 	if err := r.downloadInputs(ctx); err != nil {
 		r.Log.Error("download inputs", zap.Error(err))
