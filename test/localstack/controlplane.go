@@ -17,9 +17,6 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// serviceCIDR is the apiserver's service range; nothing routes to it.
-const serviceCIDR = "10.96.0.0/24"
-
 // startEtcd runs a single-member etcd on loopback ports.
 func (s *Stack) startEtcd(ctx context.Context) error {
 	ports, err := freePorts(2)
@@ -93,7 +90,7 @@ func (s *Stack) startAPIServer(ctx context.Context) error {
 			"--authorization-mode", "RBAC",
 			// A loopback address is not valid in Endpoints.
 			"--endpoint-reconciler-type", "none",
-			"--service-cluster-ip-range", serviceCIDR,
+			"--service-cluster-ip-range", s.network.ServiceCIDR.String(),
 			"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 			"--service-account-key-file", s.pki.SAPublic,
 			"--service-account-signing-key-file", s.pki.ServiceAccountKey,
@@ -200,7 +197,7 @@ func (s *Stack) startControllerManager(ctx context.Context) error {
 			"--root-ca-file", s.pki.CACert,
 			"--cluster-signing-cert-file", s.pki.CACert,
 			"--cluster-signing-key-file", s.pki.CAKey,
-			"--service-cluster-ip-range", serviceCIDR,
+			"--service-cluster-ip-range", s.network.ServiceCIDR.String(),
 			"--profiling=false",
 		},
 	})

@@ -103,6 +103,9 @@ func (s *Stack) startNodeAgent(ctx context.Context) error {
 		"--kubeconfig", s.Kubeconfig,
 		"--node-name", s.NodeName,
 		"--state-dir", nodeDir,
+		"--bridge", s.network.Bridge,
+		"--pod-cidr", s.network.PodCIDR.String(),
+		"--service-cidr", s.network.ServiceCIDR.String(),
 	}, imageFlags...)
 	spec := childSpec{name: "nodeagent", path: s.Binaries.NodeAgent, args: args}
 	// It has containers to stop and mounts to undo.

@@ -28,7 +28,7 @@ type pki struct {
 // newPKI writes a fresh CA, an apiserver serving certificate for
 // 127.0.0.1/localhost, an admin client certificate in system:masters and
 // a service-account signing key pair into dir.
-func newPKI(dir string) (*pki, error) {
+func newPKI(dir string, kubernetesIP net.IP) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
@@ -73,9 +73,9 @@ func newPKI(dir string) (*pki, error) {
 		{p.ServingCert, p.ServingKey, &x509.Certificate{
 			Subject:     pkix.Name{CommonName: "kube-apiserver"},
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			// 10.96.0.1 is the first address of the service range: the
-			// in-cluster name kubernetes.default resolves to it in real pods.
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")},
+			// The kubernetes Service's ClusterIP (the service range's first
+			// address) is what in-cluster clients in pods connect to.
+			IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), kubernetesIP},
 			DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 				"kubernetes.default.svc.cluster.local"},
 		}},

@@ -33,6 +33,11 @@ func loopback(port int) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
+// hostAddr is a host service's address that pods reach: on the node IP.
+func (s *Stack) hostAddr(port int) string {
+	return net.JoinHostPort(s.NodeIP, strconv.Itoa(port))
+}
+
 // portFree reports whether addr can be bound right now.
 func portFree(addr string) bool {
 	l, err := net.Listen("tcp", addr)

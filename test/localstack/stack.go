@@ -37,11 +37,15 @@ type Stack struct {
 	// WebhookProbeAddr its /healthz, /readyz and /metrics (HTTP). Empty
 	// without a cache webhook.
 	WebhookAddr, WebhookProbeAddr string
+	// NodeIP is the node's address on the pod network (a host bridge):
+	// MinIO and Redis listen on it so that pods reach them.
+	NodeIP string
 	// EnvFile is a shell file exporting KUBECONFIG and the KFPARGO_* variables.
 	EnvFile  string
 	Binaries *Binaries
 
 	cfg         Config
+	network     *podNetwork
 	lock        *os.File
 	pki         *pki
 	etcdURL     string
@@ -114,7 +118,11 @@ func (s *Stack) up(ctx context.Context) error {
 	}
 	start := time.Now()
 	cfg.progressf("starting the local stack in %s ...", s.StateDir)
-	if s.pki, err = newPKI(filepath.Join(s.StateDir, "pki")); err != nil {
+	if s.network, err = createNetwork(ctx, s.StateDir); err != nil {
+		return err
+	}
+	s.NodeIP = s.network.Gateway().String()
+	if s.pki, err = newPKI(filepath.Join(s.StateDir, "pki"), s.network.KubernetesIP().AsSlice()); err != nil {
 		return err
 	}
 	s.CAFile = s.pki.CACert

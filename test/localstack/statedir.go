@@ -124,6 +124,9 @@ func resetState(ctx context.Context, cfg Config, wipe bool) error {
 			errs = append(errs, err)
 		}
 	}
+	if err := removeNetwork(ctx, log, cfg.StateDir); err != nil {
+		errs = append(errs, err)
+	}
 	if err := removeLeftovers(log, cfg.StateDir, !wipe); err != nil {
 		errs = append(errs, err)
 	}

@@ -26,7 +26,7 @@ func (s *Stack) startMinio(ctx context.Context) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("minio: %w", err)
 	}
-	s.S3Endpoint = loopback(ports[0])
+	s.S3Endpoint = s.hostAddr(ports[0])
 	s.S3AccessKey = "kfpargo-" + randomHex(4)
 	s.S3SecretKey = randomHex(16)
 	env := append(baseEnv(s.StateDir),
@@ -75,12 +75,14 @@ func (s *Stack) startRedis(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
-	s.RedisAddr = loopback(ports[0])
+	s.RedisAddr = s.hostAddr(ports[0])
 	s.redisSpec = childSpec{
 		name: "redis",
 		path: s.Binaries.Redis,
 		args: []string{
-			"--bind", "127.0.0.1",
+			"--bind", s.NodeIP,
+			// Pods connect from the pod network, not loopback.
+			"--protected-mode", "no",
 			"--port", fmt.Sprint(ports[0]),
 			"--save", "",
 			"--appendonly", "no",

@@ -24,9 +24,9 @@ import (
 	"k8s.io/client-go/util/retry"
 )
 
-// nodeIP is the pod and host IP of everything on this node: containers
-// share the host's network.
-const nodeIP = "127.0.0.1"
+// hostNetworkIP is the node's and every pod's IP without a Network:
+// containers then share the host's network.
+const hostNetworkIP = "127.0.0.1"
 
 // Config configures an Agent.
 type Config struct {
@@ -52,6 +52,9 @@ type Config struct {
 	// Heartbeat is how often the Node status and Lease are renewed.
 	// Default 10s.
 	Heartbeat time.Duration
+	// Network, when set, gives pods their own network namespaces and
+	// proxies Services; without it every pod uses the host network.
+	Network *Network
 	// Exe is the binary that runs ContainerInit for InitCommand.
 	// Default /proc/self/exe.
 	Exe    string
@@ -104,6 +107,11 @@ type Agent struct {
 	clusterCA []byte
 	runner    *runner
 	node      *nodeClient
+	// nodeIP is the node's address (the bridge's with a Network).
+	nodeIP string
+	// nets and proxy are nil without a Network.
+	nets      *podNetworks
+	proxy     *serviceProxy
 	hostPaths *hostPaths
 
 	// apiCtx outlives Run's context, so that pods can still be reported
@@ -145,7 +153,7 @@ func New(cfg Config) (*Agent, error) {
 		}
 	}
 	log := cfg.Logger.With(zap.String("node", cfg.NodeName))
-	return &Agent{
+	a := &Agent{
 		cfg:       cfg,
 		log:       log,
 		kc:        kc,
@@ -153,10 +161,26 @@ func New(cfg Config) (*Agent, error) {
 		apiPort:   port,
 		clusterCA: ca,
 		runner:    newRunner(cfg.Exe),
-		node:      &nodeClient{kc: kc, name: cfg.NodeName, ip: nodeIP, log: log},
+		nodeIP:    hostNetworkIP,
 		pods:      map[types.UID]*podWorker{},
 		binding:   map[types.UID]bool{},
-	}, nil
+	}
+	if cfg.Network != nil {
+		n := *cfg.Network
+		if n.APIServer == "" {
+			n.APIServer = net.JoinHostPort(host, port)
+		}
+		a.cfg.Network = &n
+		if a.nets, err = newPodNetworks(&n); err != nil {
+			return nil, err
+		}
+		a.nodeIP = n.Gateway().String()
+		// Pods reach the apiserver as in a cluster: through the
+		// kubernetes Service, which the service proxy answers.
+		a.apiHost, a.apiPort = n.KubernetesIP().String(), "443"
+	}
+	a.node = &nodeClient{kc: kc, name: cfg.NodeName, ip: a.nodeIP, log: log}
+	return a, nil
 }
 
 // apiserverHostPort is what the kubernetes Service variables point at.
@@ -206,6 +230,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 
 	informerStop := make(chan struct{})
+	if a.nets != nil {
+		a.nets.removeStale(ctx)
+		if err := a.startServiceProxy(ctx, informerStop); err != nil {
+			close(informerStop)
+			stopHeartbeat()
+			return err
+		}
+	}
 	factories := []informers.SharedInformerFactory{
 		a.podInformerFactory(""),
 		a.podInformerFactory(a.cfg.NodeName),
@@ -253,6 +285,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	hb.Wait()
 
 	var errs []error
+	if a.proxy != nil {
+		if err := a.proxy.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.nets != nil {
+		a.nets.releaseAll(a.apiCtx)
+	}
 	nctx, cancel := context.WithTimeout(a.apiCtx, 10*time.Second)
 	if err := a.node.setStatus(nctx, false, "NodeAgentStopped", "the node agent has shut down"); err != nil {
 		errs = append(errs, err)
@@ -266,6 +306,32 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("stopped", zap.String("event", "stopped"), zap.Errors("errors", errs))
 	return errors.Join(errs...)
+}
+
+// startServiceProxy watches Services and EndpointSlices and proxies
+// ClusterIPs until stop is closed; it returns once the caches are synced.
+func (a *Agent) startServiceProxy(ctx context.Context, stop <-chan struct{}) error {
+	f := informers.NewSharedInformerFactory(a.kc, 0)
+	svcInf := f.Core().V1().Services()
+	sliceInf := f.Discovery().V1().EndpointSlices()
+	a.proxy = newServiceProxy(a.log, a.cfg.Network, svcInf.Lister(), sliceInf.Lister())
+	sync := func(any) { a.proxy.sync() }
+	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    sync,
+		UpdateFunc: func(_, obj any) { sync(obj) },
+		DeleteFunc: sync,
+	}); err != nil {
+		return fmt.Errorf("service informer: %w", err)
+	}
+	_ = sliceInf.Informer()
+	f.Start(stop)
+	for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("service proxy: %s cache did not sync", typ)
+		}
+	}
+	a.proxy.sync()
+	return nil
 }
 
 // registerNode registers the Node, retrying for a minute: the apiserver

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfpargo/kfpargo/test/localstack"
@@ -54,7 +55,7 @@ func TestAgentOnStack(t *testing.T) {
 			t.Logf("state and logs kept in %s", stateDir)
 		}
 	}()
-	e := &env{t: t, ctx: ctx, kc: kubernetes.NewForConfigOrDie(s.RESTConfig), ns: s.Namespace, stateDir: stateDir}
+	e := &env{t: t, ctx: ctx, kc: kubernetes.NewForConfigOrDie(s.RESTConfig), ns: s.Namespace, stateDir: stateDir, stack: s}
 
 	t.Run("volumes, environment and status", e.testVolumesAndEnv)
 	t.Run("failing init container fails the pod", e.testInitFailure)
@@ -63,6 +64,7 @@ func TestAgentOnStack(t *testing.T) {
 	t.Run("container without command cannot start", e.testNoCommand)
 	t.Run("deleting a running pod stops it and removes the object", e.testDeleteRunning)
 	t.Run("pods run in parallel", e.testParallel)
+	t.Run("a Service leads to its ready pod by name", e.testService)
 	// The same agent code in this process (so that -race sees it), on a
 	// second node.
 	t.Run("in-process agent on a second node", func(t *testing.T) { e.testInProcess(t, s) })
@@ -76,6 +78,7 @@ type env struct {
 	kc       kubernetes.Interface
 	ns       string
 	stateDir string
+	stack    *localstack.Stack
 }
 
 func shPod(name, script string) *corev1.Pod {
@@ -175,12 +178,19 @@ func (e *env) testVolumesAndEnv(t *testing.T) {
 		`test "$PASSWORD" = hunter2`,
 		`test "${OPT-unset}" = unset`,
 		`test "$P_MODE" = fast`,
-		`test "$MY_IP" = 127.0.0.1`,
-		`test "$KUBERNETES_SERVICE_HOST" = 127.0.0.1 && test -n "$KUBERNETES_SERVICE_PORT"`,
+		// The pod has a network namespace of its own, its address on eth0.
+		`test "$MY_IP" != 127.0.0.1 && ip -4 -o addr show eth0 | grep -q "inet $MY_IP/"`,
+		`grep -q "^$MY_IP[[:space:]]$MY_POD\$" /etc/hosts`,
+		// The apiserver is reached as in a cluster: the kubernetes
+		// Service's ClusterIP, named in /etc/hosts, answered by the proxy.
+		`test "$KUBERNETES_SERVICE_PORT" = 443 && grep -q "^$KUBERNETES_SERVICE_HOST[[:space:]]kubernetes.default.svc.cluster.local " /etc/hosts`,
+		`timeout 5 bash -c 'exec 3<>/dev/tcp/kubernetes.default.svc/443'`,
 		`test -z "${KUBECONFIG-}"`,
 		`! touch /sec/new 2>/dev/null`,
 		`touch /tmp/own && touch /minio/own`,
-		`test "$$$$" -lt 10`,
+		// Its own PID namespace: PID 1 is the container's init process
+		// (the shell's own PID depends on how many threads init started).
+		`grep -q container-init /proc/1/cmdline`,
 		`test "$(pwd)" = /work`,
 	}
 	var script strings.Builder
@@ -250,7 +260,7 @@ func (e *env) testVolumesAndEnv(t *testing.T) {
 		e.dump(t, done)
 		t.Fatalf("phase %s, want Succeeded", done.Status.Phase)
 	}
-	if done.Spec.NodeName == "" || done.Status.PodIP != "127.0.0.1" || done.Status.HostIP != "127.0.0.1" || done.Status.StartTime == nil {
+	if done.Spec.NodeName == "" || !strings.HasPrefix(done.Status.PodIP, "10.244.") || done.Status.HostIP != e.stack.NodeIP || done.Status.StartTime == nil {
 		t.Errorf("node %q podIP %q hostIP %q startTime %v", done.Spec.NodeName, done.Status.PodIP, done.Status.HostIP, done.Status.StartTime)
 	}
 	for _, cs := range append(done.Status.InitContainerStatuses, done.Status.ContainerStatuses...) {
@@ -539,5 +549,53 @@ func (e *env) testInProcess(t *testing.T, s *localstack.Stack) {
 	logs, _ := filepath.Glob(filepath.Join(e.stateDir, "inprocess-agent", "logs", "*", "main.log"))
 	if len(logs) != 4 {
 		t.Errorf("container logs kept: %v, want 4", logs)
+	}
+}
+
+// testService runs a server pod behind a Service and a client pod that
+// reaches it by the Service's DNS name: /etc/hosts names the ClusterIP,
+// the agent's proxy forwards to the pod's own address and port.
+func (e *env) testService(t *testing.T) {
+	server := shPod("agent-test-server", `exec python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", 7000))
+s.listen()
+while True:
+    c, _ = s.accept()
+    c.sendall(b"pong\n")
+    c.close()
+'`)
+	server.Labels = map[string]string{"app": "agent-test-server"}
+	e.create(t, server)
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "agent-test-svc"},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "agent-test-server"},
+			Ports:    []corev1.ServicePort{{Name: "echo", Port: 80, TargetPort: intstr.FromInt32(7000)}},
+		},
+	}
+	if _, err := e.kc.CoreV1().Services(e.ns).Create(e.ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = e.kc.CoreV1().Services(e.ns).Delete(context.WithoutCancel(e.ctx), svc.Name, metav1.DeleteOptions{})
+		_ = e.kc.CoreV1().Pods(e.ns).Delete(context.WithoutCancel(e.ctx), server.Name, metav1.DeleteOptions{})
+	}()
+	// The endpoint appears once the server pod is Ready; until then the
+	// proxy closes connections, so the client retries.
+	client := shPod("agent-test-client", `for i in $(seq 1 40); do
+  if out=$(timeout 2 bash -c 'exec 3<>/dev/tcp/agent-test-svc.`+e.ns+`.svc/80; head -n1 <&3' 2>/dev/null) && test "$out" = pong; then echo reached; exit 0; fi
+  sleep 0.5
+done
+exit 1`)
+	created := e.create(t, client)
+	done := e.waitPod(t, created.Name, time.Minute, "finished", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	})
+	if done.Status.Phase != corev1.PodSucceeded {
+		e.dump(t, done)
+		t.Fatalf("client phase %s: the Service did not lead to the server", done.Status.Phase)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -34,6 +35,8 @@ type containerSpec struct {
 	WorkingDir string   `json:"workingDir,omitempty"`
 	// Mounts are bind-mounted in this order.
 	Mounts []mount `json:"mounts"`
+	// NetNS is the pod's network namespace to join ("" for the host's).
+	NetNS string `json:"netns,omitempty"`
 }
 
 // initEvent is one JSON line the init process writes to its status pipe
@@ -95,6 +98,20 @@ func ContainerInit(args []string) int {
 func startContainer(spec *containerSpec, report func(initEvent)) (int, error) {
 	if len(spec.Argv) == 0 {
 		return 0, errors.New("no command")
+	}
+	if spec.NetNS != "" {
+		// setns changes only this thread, which must then be the one
+		// that forks the command.
+		runtime.LockOSThread()
+		fd, err := unix.Open(spec.NetNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return 0, fmt.Errorf("open network namespace: %w", err)
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		unix.Close(fd)
+		if err != nil {
+			return 0, fmt.Errorf("join network namespace %s: %w", spec.NetNS, err)
+		}
 	}
 	// Nothing mounted here may show up on the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {

@@ -21,8 +21,18 @@
 // them. Container output is kept below <state-dir>/logs; a pod's other
 // files are removed shortly after it ends.
 //
-// What a real kubelet does and this agent does not: networking (every pod
-// uses the host network, pod IP 127.0.0.1), resource limits, probes, user
+// With a Network (the local stack always gives one), each pod that does
+// not ask for the host network gets a network namespace of its own on a
+// host bridge, with an address from the pod CIDR, so pods bind the ports
+// their images expect and can be Service endpoints; the agent then also
+// stands in for kube-proxy and cluster DNS: it listens on every Service's
+// ClusterIP (the host routes the service range locally) and forwards to
+// ready endpoints, and each container's /etc/hosts names every Service.
+// Pods reach the apiserver through the kubernetes Service. Without a
+// Network every pod uses the host network with pod IP 127.0.0.1.
+//
+// What a real kubelet does and this agent does not: network policy,
+// NodePorts and UDP Services, resource limits, probes, user
 // and group IDs and other security context (everything runs as root),
 // restarts (restartPolicy OnFailure and Always are treated as Never),
 // exec/attach/logs endpoints (so Argo cannot signal a running pod through

@@ -37,6 +37,8 @@ type mountInputs struct {
 	binDir string
 	// environ expands $(VAR) in subPathExpr.
 	environ []string
+	// hosts, if set, is the host file mounted read-only at /etc/hosts.
+	hosts string
 }
 
 // planMounts orders a container's mounts so that a mount never hides a
@@ -71,6 +73,9 @@ func planMounts(in mountInputs) ([]mount, error) {
 			p = corev1.TerminationMessagePathDefault
 		}
 		ms = append(ms, mount{Source: in.terminationLog, Target: p})
+	}
+	if in.hosts != "" {
+		ms = append(ms, mount{Source: in.hosts, Target: "/etc/hosts", ReadOnly: true})
 	}
 	for i := range ms {
 		if !filepath.IsAbs(ms[i].Target) {

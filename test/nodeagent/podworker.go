@@ -61,6 +61,24 @@ type podWorker struct {
 
 	// pushMu keeps status reports in order.
 	pushMu sync.Mutex
+
+	// net is the pod's network namespace (nil on the host network); it
+	// is set before containers are prepared and released after they end.
+	net *podNetwork
+}
+
+// podIP is the pod's address: its own namespace's, or the node's.
+func (w *podWorker) podIP() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.podIPLocked()
+}
+
+func (w *podWorker) podIPLocked() string {
+	if w.net != nil {
+		return w.net.ip.String()
+	}
+	return w.a.nodeIP
 }
 
 // preparedContainer is a container ready to start.
@@ -172,6 +190,13 @@ func (w *podWorker) run() {
 		w.log.Info("pod assigned", zap.String("event", "assigned"))
 		w.execute()
 	}
+	w.mu.Lock()
+	pn := w.net
+	w.mu.Unlock()
+	if pn != nil {
+		// Every container has ended: nothing holds the namespace.
+		w.a.nets.release(w.a.apiCtx, pn)
+	}
 	w.afterEnd()
 }
 
@@ -184,6 +209,19 @@ func (w *podWorker) execute() {
 	w.mu.Unlock()
 	w.push()
 
+	if w.a.nets != nil && !pod.Spec.HostNetwork {
+		ctx, cancel := context.WithTimeout(w.a.apiCtx, apiTimeout)
+		pn, err := w.a.nets.setUp(ctx, pod.UID)
+		cancel()
+		if err != nil {
+			w.log.Error("pod network", zap.String("event", "setup failed"), zap.Error(err))
+			w.fail("NodeAgentNetworkError", err.Error())
+			return
+		}
+		w.mu.Lock()
+		w.net = pn
+		w.mu.Unlock()
+	}
 	inits, mains, err := w.setUp()
 	if err != nil {
 		if !closed(w.stop) {
@@ -360,8 +398,8 @@ func (w *podWorker) prepare() (inits, mains []*preparedContainer, err error) {
 		dir:         filepath.Join(w.dir, "volumes"),
 		objects:     objs,
 		token:       w.token,
-		podIP:       nodeIP,
-		hostIP:      nodeIP,
+		podIP:       w.podIP(),
+		hostIP:      w.a.nodeIP,
 		allocatable: nodeResources(),
 	}
 	volumes, err := vb.build(ctx)
@@ -394,8 +432,8 @@ func (w *podWorker) prepareContainer(pod *corev1.Pod, c *corev1.Container, volum
 		path:        images.Path(c.Image),
 		apiHost:     w.a.apiHost,
 		apiPort:     w.a.apiPort,
-		podIP:       nodeIP,
-		hostIP:      nodeIP,
+		podIP:       w.podIP(),
+		hostIP:      w.a.nodeIP,
 		allocatable: nodeResources(),
 	})
 	if err != nil {
@@ -428,8 +466,16 @@ func (w *podWorker) prepareContainer(pod *corev1.Pod, c *corev1.Container, volum
 	if err := os.Chmod(termLog, 0o666); err != nil {
 		return nil, fmt.Errorf("container %s: termination log: %w", c.Name, err)
 	}
+	var hosts string
+	if w.a.proxy != nil {
+		hosts = filepath.Join(cdir, "hosts")
+		if err := writeHostsFile(hosts, hostsFile(w.podIP(), podHostname(pod), pod.Namespace, w.a.proxy.names())); err != nil {
+			return nil, fmt.Errorf("container %s: %w", c.Name, err)
+		}
+	}
 	binDir, _ := images.BinDir(c.Image)
 	mounts, err := planMounts(mountInputs{
+		hosts:          hosts,
 		container:      c,
 		volumes:        volumes,
 		scratch:        scratch,
@@ -460,6 +506,7 @@ func (w *podWorker) prepareContainer(pod *corev1.Pod, c *corev1.Container, volum
 			Env:        env,
 			WorkingDir: c.WorkingDir,
 			Mounts:     mounts,
+			NetNS:      netNSPath(w.net),
 		},
 		specPath:       filepath.Join(cdir, "spec.json"),
 		logPath:        filepath.Join(w.logDir, c.Name+".log"),
@@ -614,7 +661,7 @@ func (w *podWorker) push() error {
 		return nil
 	}
 	pod := w.pod
-	st := buildStatus(pod, w.state, w.conds, nodeIP, nodeIP, time.Now())
+	st := buildStatus(pod, w.state, w.conds, w.podIPLocked(), w.a.nodeIP, time.Now())
 	w.mu.Unlock()
 
 	var patch statusPatch
@@ -646,4 +693,11 @@ func (w *podWorker) push() error {
 
 func isFinal(p corev1.PodPhase) bool {
 	return p == corev1.PodSucceeded || p == corev1.PodFailed
+}
+
+func netNSPath(pn *podNetwork) string {
+	if pn == nil {
+		return ""
+	}
+	return pn.nsPath()
 }

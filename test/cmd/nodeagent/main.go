@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -44,6 +45,9 @@ type options struct {
 	heartbeat    time.Duration
 	logLevel     string
 	logFormat    string
+	bridge       string
+	podCIDR      string
+	serviceCIDR  string
 }
 
 func newCommand() *cobra.Command {
@@ -83,6 +87,9 @@ Needs root.`,
 	f.DurationVar(&o.stopGrace, "stop-grace", 5*time.Second, "time between SIGTERM and SIGKILL for containers when the agent shuts down")
 	f.DurationVar(&o.cleanupDelay, "cleanup-delay", 5*time.Second, "how long a finished pod's directory (volumes, scratch) is kept before it is removed")
 	f.DurationVar(&o.heartbeat, "heartbeat", 10*time.Second, "interval of Node status and Lease renewals")
+	f.StringVar(&o.bridge, "bridge", "", "host `BRIDGE` to attach pods' network namespaces to (it must be up and hold the pod CIDR's first address); without it every pod uses the host network")
+	f.StringVar(&o.podCIDR, "pod-cidr", "", "IPv4 `CIDR` pods get addresses from (with --bridge)")
+	f.StringVar(&o.serviceCIDR, "service-cidr", "", "the apiserver's service `CIDR`, routed locally on the host (ip route add local CIDR dev lo); the agent proxies its ClusterIPs (with --bridge)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "console", "log format on stderr: console or json")
 	_ = cmd.MarkFlagRequired("kubeconfig")
@@ -103,7 +110,22 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	var network *nodeagent.Network
+	if o.bridge != "" {
+		pods, err := netip.ParsePrefix(o.podCIDR)
+		if err != nil {
+			return fmt.Errorf("--pod-cidr: %w", err)
+		}
+		svcs, err := netip.ParsePrefix(o.serviceCIDR)
+		if err != nil {
+			return fmt.Errorf("--service-cidr: %w", err)
+		}
+		network = &nodeagent.Network{Bridge: o.bridge, PodCIDR: pods, ServiceCIDR: svcs}
+	} else if o.podCIDR != "" || o.serviceCIDR != "" {
+		return fmt.Errorf("--pod-cidr and --service-cidr need --bridge")
+	}
 	agent, err := nodeagent.New(nodeagent.Config{
+		Network:      network,
 		Kubeconfig:   o.kubeconfig,
 		NodeName:     o.nodeName,
 		StateDir:     o.stateDir,
