@@ -30,6 +30,10 @@ type Config struct {
 	// Verify says how downloads of content with a known digest are checked;
 	// empty means VerifyChecksum.
 	Verify Verify
+	// CreateBucket creates a missing bucket on the first upload to it
+	// (like Argo's createBucketIfNotPresent): for a fresh development
+	// object store. Off, a missing bucket is an error.
+	CreateBucket bool
 }
 
 // Verify is a download verification mode.
@@ -60,9 +64,10 @@ func ParseVerify(v string) (Verify, error) {
 
 // Store moves artifacts to and from one object store.
 type Store struct {
-	client *minio.Client
-	retry  retryPolicy
-	verify Verify
+	client       *minio.Client
+	retry        retryPolicy
+	verify       Verify
+	createBucket bool
 	// Warn, when set, hears about transfers that are being retried.
 	Warn func(msg string)
 }
@@ -90,7 +95,7 @@ func NewStore(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{client: c, retry: defaultRetry, verify: verify}, nil
+	return &Store{client: c, retry: defaultRetry, verify: verify, createBucket: cfg.CreateBucket}, nil
 }
 
 // Client exposes the underlying client for tests and tools.
@@ -177,10 +182,32 @@ func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string,
 		// header and every download checks the bytes against it.
 		DisableContentSha256: true,
 	}
-	if _, err := s.client.PutObject(ctx, bucket, key, f, size, opts); err != nil {
+	_, err = s.client.PutObject(ctx, bucket, key, f, size, opts)
+	if err != nil && s.createBucket && minio.ToErrorResponse(err).Code == "NoSuchBucket" {
+		if err = s.makeBucket(ctx, bucket); err == nil {
+			if _, err = f.Seek(0, io.SeekStart); err == nil {
+				_, err = s.client.PutObject(ctx, bucket, key, f, size, opts)
+			}
+		}
+	}
+	if err != nil {
 		return "", 0, fmt.Errorf("upload %s to s3://%s/%s: %w", local, bucket, key, err)
 	}
 	return sum, size, nil
+}
+
+// makeBucket creates bucket; one that another step created meanwhile is
+// fine.
+func (s *Store) makeBucket(ctx context.Context, bucket string) error {
+	err := s.client.MakeBucket(ctx, bucket, minio.MakeBucketOptions{})
+	switch minio.ToErrorResponse(err).Code {
+	case "BucketAlreadyOwnedByYou", "BucketAlreadyExists":
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create missing bucket %s: %w", bucket, err)
+	}
+	return nil
 }
 
 // digestOf reads r to the end and returns its SHA-256 and CRC-32C in hex.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,5 +186,35 @@ func TestDownloadWithoutDigest(t *testing.T) {
 	_, err := s.Download(ctx, &artifact.Descriptor{URI: "minio://bucket/imported/fil"}, filepath.Join(t.TempDir(), "x"))
 	if err == nil || !strings.Contains(err.Error(), "no object and no prefix") {
 		t.Fatalf("missing import: %v", err)
+	}
+}
+
+// A missing bucket is an error naming it, unless the store may create it.
+func TestCreateBucket(t *testing.T) {
+	m := servers.StartMinio(t, "bucket")
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(src, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, create := range []bool{false, true} {
+		s, err := artifact.NewStore(artifact.Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Insecure: true, CreateBucket: create})
+		if err != nil {
+			t.Fatal(err)
+		}
+		loc, _ := artifact.ParseURI("minio://fresh/runs/f")
+		_, err = s.Upload(ctx, src, loc)
+		if !create {
+			if err == nil || !strings.Contains(err.Error(), "s3://fresh/runs/f") || minio.ToErrorResponse(errors.Unwrap(err)).Code != "NoSuchBucket" {
+				t.Fatalf("upload to a missing bucket without CreateBucket: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("upload with CreateBucket: %v", err)
+		}
+		if _, err := m.Client.StatObject(ctx, "fresh", "runs/f", minio.StatObjectOptions{}); err != nil {
+			t.Fatalf("object after the bucket was created: %v", err)
+		}
 	}
 }

@@ -8,26 +8,28 @@ const (
 	// EnvS3Prefix is prepended to each key of the object-store Secret, which
 	// the pod imports whole (envFrom): its keys are the variables' names
 	// without the prefix, the SecretKey constants.
-	EnvS3Prefix    = EnvPrefix + "S3_"
-	EnvS3Endpoint  = EnvS3Prefix + SecretKeyEndpoint
-	EnvS3AccessKey = EnvS3Prefix + SecretKeyAccessKey
-	EnvS3SecretKey = EnvS3Prefix + SecretKeySecretKey
-	EnvS3Insecure  = EnvS3Prefix + SecretKeyInsecure
-	EnvS3Region    = EnvS3Prefix + SecretKeyRegion
-	EnvS3Verify    = EnvS3Prefix + SecretKeyVerify
+	EnvS3Prefix       = EnvPrefix + "S3_"
+	EnvS3Endpoint     = EnvS3Prefix + SecretKeyEndpoint
+	EnvS3AccessKey    = EnvS3Prefix + SecretKeyAccessKey
+	EnvS3SecretKey    = EnvS3Prefix + SecretKeySecretKey
+	EnvS3Insecure     = EnvS3Prefix + SecretKeyInsecure
+	EnvS3Region       = EnvS3Prefix + SecretKeyRegion
+	EnvS3Verify       = EnvS3Prefix + SecretKeyVerify
+	EnvS3CreateBucket = EnvS3Prefix + SecretKeyCreateBucket
 )
 
 // Keys of the object-store Secret: ENDPOINT (host:port) is required,
 // ACCESS_KEY and SECRET_KEY are the credentials, INSECURE=true means plain
 // HTTP, REGION is optional, VERIFY (checksum or sha256) says how downloads
-// are checked.
+// are checked, CREATE_BUCKET=true creates a missing bucket on first upload.
 const (
-	SecretKeyEndpoint  = "ENDPOINT"
-	SecretKeyAccessKey = "ACCESS_KEY"
-	SecretKeySecretKey = "SECRET_KEY"
-	SecretKeyInsecure  = "INSECURE"
-	SecretKeyRegion    = "REGION"
-	SecretKeyVerify    = "VERIFY"
+	SecretKeyEndpoint     = "ENDPOINT"
+	SecretKeyAccessKey    = "ACCESS_KEY"
+	SecretKeySecretKey    = "SECRET_KEY"
+	SecretKeyInsecure     = "INSECURE"
+	SecretKeyRegion       = "REGION"
+	SecretKeyVerify       = "VERIFY"
+	SecretKeyCreateBucket = "CREATE_BUCKET"
 )
 
 // AbsentValue stands for an optional input that the task did not bind and

@@ -43,7 +43,9 @@ Commands:
 Object store settings come from the environment: ` + step.EnvS3Endpoint + ` (host:port),
 ` + step.EnvS3AccessKey + `, ` + step.EnvS3SecretKey + `, ` + step.EnvS3Insecure + ` (true for plain HTTP), ` + step.EnvS3Region + `,
 ` + step.EnvS3Verify + ` (checksum, the default: trust the SHA-256 stored with an object by the
-launcher that uploaded it and check the bytes' CRC-32C; sha256: hash every downloaded byte).
+launcher that uploaded it and check the bytes' CRC-32C; sha256: hash every downloaded byte),
+` + step.EnvS3CreateBucket + ` (true: create a missing bucket on the first upload, for a fresh
+development store).
 
 Cached steps (--cache) read the cache store's settings from ` + step.EnvRedisAddr + ` (host:port;
 unset: no cache), ` + step.EnvRedisUsername + `, ` + step.EnvRedisPassword + `, ` + step.EnvRedisDB + `,
@@ -157,13 +159,20 @@ func storeFromEnv() (*artifact.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", step.EnvS3Verify, err)
 	}
+	create := false
+	if v := os.Getenv(step.EnvS3CreateBucket); v != "" {
+		if create, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("%s=%q is not a boolean", step.EnvS3CreateBucket, v)
+		}
+	}
 	return artifact.NewStore(artifact.Config{
-		Endpoint:  endpoint,
-		AccessKey: os.Getenv(step.EnvS3AccessKey),
-		SecretKey: os.Getenv(step.EnvS3SecretKey),
-		Insecure:  insecure,
-		Region:    os.Getenv(step.EnvS3Region),
-		Verify:    verify,
+		Endpoint:     endpoint,
+		AccessKey:    os.Getenv(step.EnvS3AccessKey),
+		SecretKey:    os.Getenv(step.EnvS3SecretKey),
+		Insecure:     insecure,
+		Region:       os.Getenv(step.EnvS3Region),
+		Verify:       verify,
+		CreateBucket: create,
 	})
 }
 
