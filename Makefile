@@ -13,7 +13,7 @@ STACK     := $(GO) run ./test/cmd/localstack
 GOFLAGS_T ?= -count=1
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build demo test unit stack-build stack-up stack-down vet fmt clean help
+.PHONY: all build images demo test unit stack-build stack-up stack-down vet fmt clean help
 
 all: build
 
@@ -24,6 +24,14 @@ build: ## build kfpargo, the launcher and the cache webhook into bin/, stamped w
 	$(GO) build -ldflags '$(LDVERSION)' -o $(BIN)/kfpargo ./cmd/kfpargo
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w $(LDVERSION)' -o $(BIN)/launcher ./cmd/launcher
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w $(LDVERSION)' -o $(BIN)/cachewebhook ./cmd/cachewebhook
+
+# Images are assembled without a Docker engine (build/imagebuild; the
+# Dockerfiles under images/ build the same with Docker). docs/images.md.
+PLATFORMS ?= linux/amd64,linux/arm64
+PUSH      ?=
+
+images: ## build the launcher and cache webhook images into bin/images, tagged VERSION (PUSH=registry/prefix also pushes)
+	$(GO) run ./build/imagebuild -version '$(VERSION)' -platforms '$(PLATFORMS)' -out $(BIN)/images $(if $(PUSH),-push '$(PUSH)')
 
 stack-build: ## build (or find cached) every binary the local stack runs
 	$(STACK) build
