@@ -125,6 +125,23 @@ func TestSelfSignedOverlay(t *testing.T) {
 			t.Errorf("the certs volume must be an emptyDir the webhook writes, not the Secret it creates: %+v", v.VolumeSource)
 		}
 	}
+	// The webhook writes its certificate into --cert-dir: that mount must
+	// be writable (the base mounts cert-manager's Secret read-only).
+	certDir := ""
+	for _, a := range ps.Containers[0].Args {
+		if v, ok := strings.CutPrefix(a, "--cert-dir="); ok {
+			certDir = v
+		}
+	}
+	writable := false
+	for _, vm := range ps.Containers[0].VolumeMounts {
+		if vm.MountPath == certDir && vm.Name == "certs" && !vm.ReadOnly {
+			writable = true
+		}
+	}
+	if certDir == "" || !writable {
+		t.Errorf("--cert-dir %q is not a writable mount of the certs volume: %+v", certDir, ps.Containers[0].VolumeMounts)
+	}
 	if ps.AutomountServiceAccountToken == nil || !*ps.AutomountServiceAccountToken {
 		t.Error("self-signed mode needs the API token")
 	}
