@@ -96,7 +96,7 @@ func parseFlags(args []string, out io.Writer) (*Config, error) {
 	fs.DurationVar(&c.grace, "shutdown-grace", 10*time.Second, "how long in-flight requests may take after SIGTERM")
 	fs.StringVar(&c.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis host:port holding the cache entries")
 	fs.StringVar(&c.redisUsername, "redis-username", "", "Redis ACL user (Redis 6+), if any")
-	fs.StringVar(&c.redisPasswordFile, "redis-password-file", "", "file holding the Redis password (a file, so the password is not in the process list)")
+	fs.StringVar(&c.redisPasswordFile, "redis-password-file", "", "file holding the Redis password (a file, so the password is not in the process list); a file that does not exist means no password, as when the optional kfpargo-redis Secret is absent")
 	fs.IntVar(&c.redisDB, "redis-db", 0, "Redis database number")
 	fs.StringVar(&c.s3Endpoint, "s3-endpoint", "", "object store host:port, to verify cached artifacts and identify imported inputs; without it, entries with artifacts are not used")
 	fs.StringVar(&c.s3AccessKeyFile, "s3-access-key-file", "", "file holding the object store's access key")

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,6 +21,12 @@ import (
 // stopped, so the last counts are flushed. Serve counts decisions in m.
 func newHandler(cfg Config, log *zap.Logger, m *cachewebhook.Metrics) (cachewebhook.Handler, func(), error) {
 	redisPassword, err := readSecretFile(cfg.redisPasswordFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The manifests mount the kfpargo-redis Secret as optional: no
+		// Secret, no password. A wrong password still fails, at Redis.
+		log.Info("no Redis password: the password file does not exist", zap.String("file", cfg.redisPasswordFile))
+		err = nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("--redis-password-file: %w", err)
 	}

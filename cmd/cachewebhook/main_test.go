@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"github.com/kfpargo/kfpargo/cachewebhook"
 	"github.com/kfpargo/kfpargo/test/servers"
 )
 
@@ -198,4 +200,29 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// The manifests mount the kfpargo-redis Secret as optional: a missing
+// password file means no password; an unreadable one is still an error.
+func TestRedisPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		file string
+		ok   bool
+	}{
+		{filepath.Join(dir, "absent", "PASSWORD"), true},
+		{dir, false}, // a directory
+	} {
+		cfg, err := parseFlags([]string{"--tls-cert-file=c", "--tls-key-file=k", "--redis-addr=127.0.0.1:1", "--redis-password-file=" + tc.file}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, release, err := newHandler(*cfg, zap.NewNop(), cachewebhook.NewMetrics())
+		if (err == nil) != tc.ok {
+			t.Errorf("password file %s: err %v, want ok=%v", tc.file, err, tc.ok)
+		}
+		if release != nil {
+			release()
+		}
+	}
 }
