@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,8 +33,8 @@ const cacheChain = "testdata/cache-chain.yaml"
 func cacheStack(t *testing.T) *runner.Target {
 	t.Helper()
 	tg := needTarget(t)
-	if stack == nil || stack.WebhookAddr == "" {
-		t.Skip("the cache tests need the local stack with its cache webhook")
+	if dev == nil {
+		t.Skip("the cache tests need the local stack with the dev overlay installed")
 	}
 	cached := *tg
 	cached.NoCache = false
@@ -221,7 +218,7 @@ func explain(t *testing.T, pod string) string {
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/kfpargo").CombinedOutput(); err != nil {
 		t.Fatalf("build kfpargo: %v\n%s", err, out)
 	}
-	out, err := exec.Command(bin, "cache", "explain", pod, "-n", stack.Namespace, "--redis-addr", stack.RedisAddr, "--kubeconfig", stack.Kubeconfig).CombinedOutput()
+	out, err := exec.Command(bin, "cache", "explain", pod, "-n", stack.Namespace, "--redis-addr", dev.RedisAddr, "--kubeconfig", stack.Kubeconfig).CombinedOutput()
 	if err != nil {
 		t.Fatalf("kfpargo cache explain: %v\n%s", err, out)
 	}
@@ -302,7 +299,7 @@ func TestCacheFailedStepAndTTL(t *testing.T) {
 	if res.Succeeded() {
 		t.Fatal("the run with a failing check succeeded")
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: stack.RedisAddr})
+	rdb := redis.NewClient(&redis.Options{Addr: dev.RedisAddr})
 	defer rdb.Close()
 	cs := cachestore.New(rdb, cachestore.Options{})
 	tasks := map[string]bool{}
@@ -342,7 +339,7 @@ func TestCacheRedisDown(t *testing.T) {
 	tag := uniqueTag(t)
 	before := webhookMetric(t, `kfpargo_cachewebhook_errors_total{kind="redis"}`)
 	t.Cleanup(func() {
-		if err := stack.StartRedis(context.Background()); err != nil {
+		if err := dev.StartRedis(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -356,9 +353,13 @@ func TestCacheRedisDown(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		stack.StopRedis()
+		if err := dev.StopRedis(context.Background()); err != nil {
+			t.Error(err)
+		}
 	}()
-	res := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
+	// produce works long enough for Redis to be gone before consume is
+	// admitted.
+	res := runWith(t, tg, cacheChain, map[string]string{"tag": tag, "work_seconds": "6"})
 	mustSucceed(t, res)
 	if c, k := ran(t, tag, "consume"), ran(t, tag, "check"); c != 1 || k != 1 {
 		t.Errorf("consume ran %d, check %d times", c, k)
@@ -373,9 +374,11 @@ func TestCacheRedisDown(t *testing.T) {
 func TestCacheWebhookDown(t *testing.T) {
 	tg := cacheStack(t)
 	tag := uniqueTag(t)
-	stack.StopCacheWebhook()
+	if err := dev.StopWebhook(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		if err := stack.StartCacheWebhook(context.Background()); err != nil {
+		if err := dev.StartWebhook(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -424,24 +427,12 @@ func TestCacheConcurrentRuns(t *testing.T) {
 	}
 }
 
-// webhookMetric reads one sample of the webhook's /metrics.
+// webhookMetric sums one sample of the webhook replicas' /metrics.
 func webhookMetric(t *testing.T, sample string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + stack.WebhookProbeAddr + "/metrics")
+	v, err := dev.WebhookMetric(context.Background(), sample)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	return 0
+	return v
 }

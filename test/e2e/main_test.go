@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kfpargo/kfpargo/artifact"
 	"github.com/kfpargo/kfpargo/test/kfpsdk"
 	"github.com/kfpargo/kfpargo/test/localstack"
 	"github.com/kfpargo/kfpargo/test/runner"
@@ -20,6 +19,9 @@ var (
 	skipReason string
 	// stack is the local stack, nil on an existing cluster.
 	stack *localstack.Stack
+	// dev is manifests/overlays/dev installed on the stack: the cache
+	// webhook, Redis and MinIO every test's steps use.
+	dev *devInstall
 	// sdkAvailable: KFP_SDK_DIR is set and Python images on the local
 	// stack run lightweight components with it (package kfpsdk).
 	sdkAvailable bool
@@ -53,7 +55,9 @@ func runMain(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
-	cfg := localstack.Config{Progress: os.Stderr, RequireLauncher: true}
+	// The webhook is the installation's (manifests/overlays/dev), reached
+	// through its own configuration and Service, not the stack's shortcut.
+	cfg := localstack.Config{Progress: os.Stderr, RequireLauncher: true, NoCacheWebhook: true}
 	sdk, ok, err := kfpsdk.Dir()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
@@ -92,9 +96,14 @@ func runMain(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "e2e: stack down: %v\n", err)
 		}
 	}()
-	target, err = runner.NewTarget(stack.RESTConfig, stack.Namespace, artifact.Config{
-		Endpoint: stack.S3Endpoint, AccessKey: stack.S3AccessKey, SecretKey: stack.S3SecretKey, Insecure: true,
-	}, localstack.DefaultLauncherImage, "")
+	t0 := time.Now()
+	fmt.Fprintln(os.Stderr, "installing manifests/overlays/dev on the stack ...")
+	if dev, err = installDev(ctx, stack); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: install the dev overlay: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "dev overlay ready in %s: webhook, Redis (%s) and MinIO (%s) as pods\n", time.Since(t0).Round(100*time.Millisecond), dev.RedisAddr, dev.S3Endpoint)
+	target, err = runner.NewTarget(stack.RESTConfig, stack.Namespace, dev.artifactConfig(), localstack.DefaultLauncherImage, "")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1

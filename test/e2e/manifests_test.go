@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -20,19 +22,27 @@ import (
 // apply -k would.
 func manifestObjects(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
+	objs, err := renderManifests(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+func renderManifests(dir string) ([]*unstructured.Unstructured, error) {
 	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join("../../manifests", dir))
 	if err != nil {
-		t.Fatalf("kustomize build %s: %v", dir, err)
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
 	}
 	var out []*unstructured.Unstructured
 	for _, r := range m.Resources() {
 		raw, err := r.Map()
 		if err != nil {
-			t.Fatal(err)
+			return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
 		}
 		out = append(out, &unstructured.Unstructured{Object: raw})
 	}
-	return out
+	return out, nil
 }
 
 // applier applies objects to the stack's apiserver with server-side apply.
@@ -43,15 +53,23 @@ type applier struct {
 
 func newApplier(t *testing.T) *applier {
 	t.Helper()
-	dc, err := discovery.NewDiscoveryClientForConfig(stack.RESTConfig)
+	a, err := newApplierFor(stack.RESTConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dyn, err := dynamic.NewForConfig(stack.RESTConfig)
+	return a
+}
+
+func newApplierFor(rc *rest.Config) (*applier, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(rc)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return &applier{mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), dyn: dyn}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &applier{mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), dyn: dyn}, nil
 }
 
 // apply server-side applies obj; dryRun leaves the cluster unchanged.

@@ -42,6 +42,10 @@ type Config struct {
 	// directories whose programs stand in for the image's: the node agent
 	// puts the directory first on such a container's PATH.
 	ImageDirs map[string]string
+	// NoCacheWebhook leaves the cache webhook to an installation
+	// (manifests/, applied by the caller): the stack neither runs nor
+	// registers one of its own.
+	NoCacheWebhook bool
 	// StopGrace is how long a child gets between SIGTERM and SIGKILL.
 	// Default 10s (the node agent gets three times as much).
 	StopGrace time.Duration

@@ -34,11 +34,18 @@ func imageRepository(image string) string {
 // stageImages puts each mapped binary alone into a directory under
 // imagesDir and returns the node agent's --image flags.
 func (s *Stack) stageImages() ([]string, error) {
-	images := []struct{ image, bin, name string }{
+	type staged struct{ image, bin, name string }
+	images := []staged{
 		{ExecutorImage, s.Binaries.Argoexec, "argoexec"},
+		// What manifests/overlays/dev runs: the images' entrypoints are
+		// these binaries (Redis's is a script, below).
+		{MinioImage, s.Binaries.Minio, "minio"},
 	}
 	if s.Binaries.Launcher != "" {
-		images = append(images, struct{ image, bin, name string }{s.cfg.LauncherImage, s.Binaries.Launcher, "launcher"})
+		images = append(images, staged{s.cfg.LauncherImage, s.Binaries.Launcher, "launcher"})
+	}
+	if s.Binaries.CacheWebhook != "" {
+		images = append(images, staged{CacheWebhookImage, s.Binaries.CacheWebhook, "cachewebhook"})
 	}
 	root := imagesDir(s.StateDir)
 	if err := os.MkdirAll(root, 0o755); err != nil {
@@ -59,10 +66,37 @@ func (s *Stack) stageImages() ([]string, error) {
 		}
 		flags = append(flags, "--image", imageRepository(im.image)+"="+dir)
 	}
+	redisDir := filepath.Join(root, "redis")
+	if err := os.MkdirAll(redisDir, 0o755); err != nil {
+		return nil, fmt.Errorf("stage image %s: %w", RedisImage, err)
+	}
+	if err := os.WriteFile(filepath.Join(redisDir, "docker-entrypoint.sh"), []byte(redisEntrypoint(s.Binaries.Redis)), 0o755); err != nil {
+		return nil, fmt.Errorf("stage image %s: %w", RedisImage, err)
+	}
+	flags = append(flags, "--image", imageRepository(RedisImage)+"="+redisDir)
 	for _, image := range slices.Sorted(maps.Keys(s.cfg.ImageDirs)) {
 		flags = append(flags, "--image", imageRepository(image)+"="+s.cfg.ImageDirs[image])
 	}
 	return flags, nil
+}
+
+// redisEntrypoint stands in for the official redis image's
+// docker-entrypoint.sh, running Debian's redis-server: flags alone mean
+// redis-server, and without a config file protected mode is turned off
+// (the image does the same: clients are other pods, not loopback).
+func redisEntrypoint(server string) string {
+	return `#!/bin/sh
+set -e
+if [ "${1#-}" != "$1" ]; then set -- redis-server "$@"; fi
+if [ "$1" = redis-server ]; then
+	shift
+	case "${1:-}" in
+	*.conf) exec ` + server + ` "$@" ;;
+	esac
+	exec ` + server + ` "$@" --protected-mode no
+fi
+exec "$@"
+`
 }
 
 // linkOrCopy hard-links src to dst, copying when they are on different

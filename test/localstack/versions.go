@@ -35,4 +35,11 @@ const (
 	// DefaultLauncherImage is mapped to the locally built launcher unless
 	// Config.LauncherImage says otherwise.
 	DefaultLauncherImage = "ghcr.io/kfpargo/launcher:dev"
+	// CacheWebhookImage, RedisImage and MinioImage are what
+	// manifests/overlays/dev runs; the node agent maps them to the
+	// locally built cache webhook, Debian's redis-server and the stack's
+	// MinIO (tags ignored).
+	CacheWebhookImage = "ghcr.io/kfpargo/cachewebhook"
+	RedisImage        = "redis"
+	MinioImage        = "quay.io/minio/minio"
 )

@@ -29,6 +29,9 @@ const WebhookConfigName = "kfpargo-cache-localstack"
 // serves the apiserver's own certificate (valid for 127.0.0.1, signed by
 // the stack CA), so the configuration's caBundle is the stack CA.
 func (s *Stack) startCacheWebhook(ctx context.Context) error {
+	if s.cfg.NoCacheWebhook {
+		return nil
+	}
 	if s.Binaries.CacheWebhook == "" {
 		s.cfg.progressf("note: no cache webhook built; step pods run uncached")
 		return nil
