@@ -15,9 +15,12 @@ const (
 // Defaults used when Options leaves a field empty.
 const (
 	DefaultPipelineRoot  = "minio://mlpipeline/v2/artifacts"
-	DefaultLauncherImage = "ghcr.io/kfpargo/launcher:dev"
-	DefaultS3Secret      = "kfpargo-s3"
-	DefaultRedisSecret   = "kfpargo-redis"
+	DefaultLauncherImage = LauncherRepository + ":dev"
+	// LauncherRepository is where released launcher images are published,
+	// tagged with the release's version (docs/images.md).
+	LauncherRepository = "ghcr.io/kfpargo/launcher"
+	DefaultS3Secret    = "kfpargo-s3"
+	DefaultRedisSecret = "kfpargo-redis"
 )
 
 // Options steer a translation.

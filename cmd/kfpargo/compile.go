@@ -14,6 +14,7 @@ import (
 	"github.com/kfpargo/kfpargo/imageconfig"
 	"github.com/kfpargo/kfpargo/ir"
 	"github.com/kfpargo/kfpargo/translator"
+	"github.com/kfpargo/kfpargo/version"
 )
 
 type compileFlags struct {
@@ -73,7 +74,9 @@ is the field path in the spec (or the flag), and exits with code 2.`,
 	fl.StringVarP(&f.output, "output", "o", "", "write the Workflow to this file instead of stdout")
 	fl.StringArrayVarP(&f.params, "param", "p", nil, "run argument NAME=VALUE for a pipeline input, checked against its type (repeatable)")
 	fl.StringVar(&f.pipelineRoot, "pipeline-root", "", "where output artifacts are stored (default: the spec's defaultPipelineRoot, else "+translator.DefaultPipelineRoot+")")
-	fl.StringVar(&f.launcherImage, "launcher-image", translator.DefaultLauncherImage, "image holding the kfpargo launcher binary")
+	// The launcher that matches this CLI: a released kfpargo compiles
+	// workflows that use its own release's launcher.
+	fl.StringVar(&f.launcherImage, "launcher-image", translator.LauncherRepository+":"+version.Version, "image holding the kfpargo launcher binary")
 	fl.StringVar(&f.redisSecret, "redis-secret", translator.DefaultRedisSecret, "Secret with the cache store's settings for cached steps, imported as KFPARGO_REDIS_<KEY>: keys ADDR (host:port), optional USERNAME, PASSWORD, DB, SCOPE (namespace or cluster, as the webhook's --cache-scope), MAX_TTL (e.g. 720h) and WAIT (how long a step waits for an identical running step, default 30m)")
 	fl.StringVar(&f.s3Secret, "s3-secret", translator.DefaultS3Secret, "Secret with the object store's settings, imported as KFPARGO_S3_<KEY>: keys ENDPOINT (host:port), ACCESS_KEY, SECRET_KEY, optional INSECURE (true for plain HTTP) and REGION")
 	fl.StringVar(&f.kind, "kind", string(translator.KindWorkflow), "object to produce: workflow (one run), workflowtemplate (a registered pipeline) or cronworkflow (recurring runs, needs --schedule)")
