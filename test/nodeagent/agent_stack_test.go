@@ -568,6 +568,12 @@ while True:
     c.close()
 '`)
 	server.Labels = map[string]string{"app": "agent-test-server"}
+	// Ready (and so an endpoint) only once it listens.
+	server.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "echo", ContainerPort: 7000}}
+	server.Spec.Containers[0].ReadinessProbe = &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("echo")}},
+		PeriodSeconds: 1,
+	}
 	e.create(t, server)
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "agent-test-svc"},
@@ -598,4 +604,12 @@ exit 1`)
 		e.dump(t, done)
 		t.Fatalf("client phase %s: the Service did not lead to the server", done.Status.Phase)
 	}
+	e.waitPod(t, server.Name, 10*time.Second, "Ready by its readiness probe", func(p *corev1.Pod) bool {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				return c.Status == corev1.ConditionTrue
+			}
+		}
+		return false
+	})
 }

@@ -91,6 +91,7 @@ type preparedContainer struct {
 	termLog           string
 	fallbackToLogs    bool
 	id                string
+	container         *corev1.Container
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
@@ -513,6 +514,7 @@ func (w *podWorker) prepareContainer(pod *corev1.Pod, c *corev1.Container, volum
 		termLog:        termLog,
 		fallbackToLogs: c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError,
 		id:             fmt.Sprintf("nodeagent://%s-%s", pod.UID, c.Name),
+		container:      c,
 	}, nil
 }
 
@@ -569,8 +571,25 @@ func (w *podWorker) runContainer(init bool, i int, pc *preparedContainer) contai
 	}
 	if !p.startedAt.IsZero() {
 		log.Info("container started", zap.String("event", "started"), zap.String("log", pc.logPath))
-		w.setContainer(init, i, containerState{phase: containerRunning, startedAt: p.startedAt, containerID: pc.id})
+		probe := pc.container.ReadinessProbe
+		if init {
+			probe = nil
+		}
+		w.setContainer(init, i, containerState{phase: containerRunning, startedAt: p.startedAt, containerID: pc.id, unready: probe != nil})
 		w.push()
+		if probe != nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go probeLoop(ctx, probe, pc.container, w.podIP(), func(ready bool, err error) {
+				log.Info("readiness changed", zap.String("event", "readiness"), zap.Bool("ready", ready), zap.Error(err))
+				w.mu.Lock()
+				if st := &w.state.main[i]; st.phase == containerRunning {
+					st.unready = !ready
+				}
+				w.mu.Unlock()
+				w.push()
+			})
+		}
 	}
 	select {
 	case <-p.done:

@@ -26,6 +26,8 @@ type containerState struct {
 	exitCode              int32
 	startedAt, finishedAt time.Time
 	containerID           string
+	// unready: running, but its readiness probe has not passed (yet).
+	unready bool
 }
 
 // podState is the agent's record of one pod, from which its API status is
@@ -216,7 +218,7 @@ func buildStatus(pod *corev1.Pod, s *podState, prev []corev1.PodCondition, podIP
 		fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(notInit, " ")))
 	var notReady []string
 	for i, c := range s.main {
-		if c.phase != containerRunning {
+		if c.phase != containerRunning || c.unready {
 			notReady = append(notReady, pod.Spec.Containers[i].Name)
 		}
 	}
@@ -248,7 +250,7 @@ func containerStatus(c corev1.Container, s containerState) corev1.ContainerStatu
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: s.reason, Message: s.message}
 	case containerRunning:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.Time{Time: s.startedAt}}
-		cs.Ready, started = true, true
+		cs.Ready, started = !s.unready, true
 	case containerTerminated:
 		cs.State.Terminated = &corev1.ContainerStateTerminated{
 			ExitCode:    s.exitCode,
