@@ -26,6 +26,8 @@ type Step struct {
 	Started  time.Time
 	Finished time.Time
 	Pods     int
+	// Pod is the name of the step's last pod; empty before it exists.
+	Pod      string
 	ExitCode string
 	Message  string
 	Outputs  map[string]string
@@ -82,6 +84,7 @@ func Steps(wf *wfv1.Workflow, pods []corev1.Pod) []Step {
 			Outputs:  map[string]string{},
 		}
 		if p, ok := lastPod[n.Name]; ok {
+			s.Pod = p.Name
 			decision, _, _ := strings.Cut(p.Annotations[step.AnnotationCacheDecision], ":")
 			s.Cache = decision
 			s.CacheSource = p.Annotations[step.AnnotationCacheSource]
