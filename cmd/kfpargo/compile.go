@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kfpargo/kfpargo/imageconfig"
 	"github.com/kfpargo/kfpargo/ir"
@@ -72,16 +74,23 @@ is the field path in the spec (or the flag), and exits with code 2.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.output, "output", "o", "", "write the Workflow to this file instead of stdout")
+	fl.StringVar(&f.kind, "kind", string(translator.KindWorkflow), "object to produce: workflow (one run), workflowtemplate (a registered pipeline) or cronworkflow (recurring runs, needs --schedule)")
+	fl.StringVar(&f.schedule, "schedule", "", "cron schedule of a cronworkflow, e.g. '0 3 * * *'")
+	fl.StringVar(&f.timezone, "timezone", "", "IANA time zone of the schedule (default: the controller's)")
+	f.addTranslationFlags(fl)
+	return cmd
+}
+
+// addTranslationFlags are the flags of every command that translates a
+// spec: compile, submit, run and schedule.
+func (f *compileFlags) addTranslationFlags(fl *pflag.FlagSet) {
 	fl.StringArrayVarP(&f.params, "param", "p", nil, "run argument NAME=VALUE for a pipeline input, checked against its type (repeatable)")
 	fl.StringVar(&f.pipelineRoot, "pipeline-root", "", "where output artifacts are stored (default: the spec's defaultPipelineRoot, else "+translator.DefaultPipelineRoot+")")
 	// The launcher that matches this CLI: a released kfpargo compiles
 	// workflows that use its own release's launcher.
 	fl.StringVar(&f.launcherImage, "launcher-image", translator.LauncherRepository+":"+version.Version, "image holding the kfpargo launcher binary")
 	fl.StringVar(&f.redisSecret, "redis-secret", translator.DefaultRedisSecret, "Secret with the cache store's settings for cached steps, imported as KFPARGO_REDIS_<KEY>: keys ADDR (host:port), optional USERNAME, PASSWORD, DB, SCOPE (namespace or cluster, as the webhook's --cache-scope), MAX_TTL (e.g. 720h) and WAIT (how long a step waits for an identical running step, default 30m)")
-	fl.StringVar(&f.s3Secret, "s3-secret", translator.DefaultS3Secret, "Secret with the object store's settings, imported as KFPARGO_S3_<KEY>: keys ENDPOINT (host:port), ACCESS_KEY, SECRET_KEY, optional INSECURE (true for plain HTTP) and REGION")
-	fl.StringVar(&f.kind, "kind", string(translator.KindWorkflow), "object to produce: workflow (one run), workflowtemplate (a registered pipeline) or cronworkflow (recurring runs, needs --schedule)")
-	fl.StringVar(&f.schedule, "schedule", "", "cron schedule of a cronworkflow, e.g. '0 3 * * *'")
-	fl.StringVar(&f.timezone, "timezone", "", "IANA time zone of the schedule (default: the controller's)")
+	fl.StringVar(&f.s3Secret, "s3-secret", translator.DefaultS3Secret, "Secret with the object store's settings, imported as KFPARGO_S3_<KEY>: keys ENDPOINT (host:port), ACCESS_KEY, SECRET_KEY, optional INSECURE (true for plain HTTP), REGION and CREATE_BUCKET")
 	fl.StringVar(&f.sa, "service-account", "", "service account for the workflow's pods (default: the namespace's default)")
 	fl.BoolVar(&f.disableCache, "no-cache", false, "turn step caching off for every task: no step reads or writes the cache (otherwise each task's cachingOptions.enableCache decides)")
 	fl.BoolVar(&f.refreshCache, "refresh-cache", false, "run every cached step even when an entry exists, and replace the entry")
@@ -89,13 +98,34 @@ is the field path in the spec (or the flag), and exits with code 2.`,
 	fl.StringArrayVar(&f.entrypoints, "image-entrypoint", nil, "IMAGE=CMD: the entrypoint of an image used by containers without a command, as a JSON array or space-separated words; skips the registry lookup for that image (repeatable)")
 	fl.BoolVar(&f.lookup, "registry-lookup", true, "read the entrypoint of images used by containers without a command from their registry; false keeps the compile offline")
 	fl.DurationVar(&f.lookupTimeout, "registry-timeout", 10*time.Second, "time allowed for each registry lookup")
-	return cmd
 }
 
 func runCompile(cmd *cobra.Command, file string, f compileFlags) error {
+	obj, err := compileFile(cmd, file, f)
+	if err != nil {
+		return err
+	}
+	out, err := translator.MarshalYAML(obj)
+	if err != nil {
+		return fmt.Errorf("marshal %s: %w", f.kind, err)
+	}
+	if f.output == "" {
+		_, err = cmd.OutOrStdout().Write(out)
+		return err
+	}
+	if err := os.WriteFile(f.output, out, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", f.output, err)
+	}
+	return nil
+}
+
+// compileFile reads and translates a pipeline spec as compile does
+// (submit, run and schedule too); problems with the input are reported
+// line by line and come back as a reportedError or usageError.
+func compileFile(cmd *cobra.Command, file string, f compileFlags) (runtime.Object, error) {
 	data, err := readInput(cmd.InOrStdin(), file)
 	if err != nil {
-		return usageError{err}
+		return nil, usageError{err}
 	}
 	name := file
 	if file == "-" {
@@ -105,17 +135,17 @@ func runCompile(cmd *cobra.Command, file string, f compileFlags) error {
 	for _, kv := range f.params {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return usageError{fmt.Errorf("--param %q: expected NAME=VALUE", kv)}
+			return nil, usageError{fmt.Errorf("--param %q: expected NAME=VALUE", kv)}
 		}
 		params[k] = v
 	}
 	p, err := ir.Parse(file, data)
 	if err != nil {
-		return report(cmd.ErrOrStderr(), name, err)
+		return nil, report(cmd.ErrOrStderr(), name, err)
 	}
 	images, lookupErrs, err := imageDefaults(cmd.Context(), p, f)
 	if err != nil {
-		return usageError{err}
+		return nil, usageError{err}
 	}
 	obj, err := translator.TranslateObject(p, translator.Options{
 		Images:            images,
@@ -134,20 +164,9 @@ func runCompile(cmd *cobra.Command, file string, f compileFlags) error {
 		Timezone:          f.timezone,
 	})
 	if err != nil {
-		return report(cmd.ErrOrStderr(), name, err)
+		return nil, report(cmd.ErrOrStderr(), name, err)
 	}
-	out, err := translator.MarshalYAML(obj)
-	if err != nil {
-		return fmt.Errorf("marshal %s: %w", f.kind, err)
-	}
-	if f.output == "" {
-		_, err = cmd.OutOrStdout().Write(out)
-		return err
-	}
-	if err := os.WriteFile(f.output, out, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", f.output, err)
-	}
-	return nil
+	return obj, nil
 }
 
 // imageDefaults finds the ENTRYPOINT and CMD of every image that a
