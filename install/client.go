@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -130,7 +131,7 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 	var results []Result
 	for _, obj := range objs {
 		if o.DryRun && newNamespaces[obj.GetNamespace()] {
-			fmt.Fprintf(progress, "%s unchecked: namespace %s does not exist yet, the server cannot check what goes into it%s\n", Describe(obj), obj.GetNamespace(), suffix)
+			fmt.Fprintf(progress, "%s unchecked: its namespace does not exist yet%s\n", Describe(obj), suffix)
 			results = append(results, Result{Action: Unchecked})
 			continue
 		}
@@ -281,4 +282,11 @@ func (c *Client) Delete(ctx context.Context, objs []*unstructured.Unstructured, 
 		}
 	}
 	return deleted, errors.Join(errs...)
+}
+
+// Serves says whether the cluster serves kind in group/version (false
+// also when discovery fails: it is used for warnings only).
+func (c *Client) Serves(group, version, kind string) bool {
+	_, err := c.mapper.RESTMapping(schema.GroupKind{Group: group, Kind: kind}, version)
+	return err == nil
 }

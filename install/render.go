@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
@@ -302,6 +303,29 @@ resources:
 	return objs, nil
 }
 
+// Kustomize renders one kustomization of the embedded tree as it is in
+// the repository, dir relative to manifests/ ("base", "overlays/dev",
+// "argo"): what `kubectl apply -k manifests/<dir>` applies, without any of
+// Render's choices.
+func Kustomize(dir string) ([]*unstructured.Unstructured, error) {
+	clean := path.Clean(dir)
+	if !fs.ValidPath(clean) || clean == "." {
+		return nil, fmt.Errorf("manifests directory %q: want a path like overlays/dev", dir)
+	}
+	fSys, err := memoryCopy(manifests.FS())
+	if err != nil {
+		return nil, err
+	}
+	if !fSys.Exists(path.Join(root, clean, "kustomization.yaml")) {
+		return nil, fmt.Errorf("manifests/%s: no kustomization.yaml", clean)
+	}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fSys, path.Join(root, clean))
+	if err != nil {
+		return nil, fmt.Errorf("manifests/%s: kustomize: %w", clean, err)
+	}
+	return fromResMap(m)
+}
+
 // argoSecretData is what a workflow namespace's Secret of the manifests
 // holds; false when the values are the operator's to provide.
 func argoSecretData(name string, s3 *S3, redis *Redis, cm *unstructured.Unstructured) (map[string]string, bool, error) {
@@ -441,13 +465,23 @@ func build(fSys filesys.FileSystem, dir, kustomization string) ([]*unstructured.
 	if err != nil {
 		return nil, fmt.Errorf("kustomize: %w", err)
 	}
+	return fromResMap(m)
+}
+
+func fromResMap(m resmap.ResMap) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, r := range m.Resources() {
-		raw, err := r.Map()
+		// Through JSON, not r.Map(): that has Go ints, which unstructured
+		// helpers (DeepCopy) reject; JSON decoding gives int64s.
+		b, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("kustomize: %s %s: %w", r.GetKind(), r.GetName(), err)
 		}
-		out = append(out, &unstructured.Unstructured{Object: raw})
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(b); err != nil {
+			return nil, fmt.Errorf("kustomize: %s %s: %w", r.GetKind(), r.GetName(), err)
+		}
+		out = append(out, u)
 	}
 	return out, nil
 }

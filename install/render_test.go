@@ -345,3 +345,45 @@ func TestMarshal(t *testing.T) {
 		t.Error("xml accepted")
 	}
 }
+
+// Objects go through unstructured helpers that deep-copy them; Go ints
+// (what kustomize's own maps hold) make those panic.
+func TestRenderedObjectsDeepCopy(t *testing.T) {
+	for _, overlay := range Overlays() {
+		for _, o := range mustRender(t, Options{Overlay: overlay, ArgoNamespaces: []string{"argo"}}) {
+			_ = o.DeepCopy()
+		}
+	}
+}
+
+func TestKustomize(t *testing.T) {
+	for _, tc := range []struct {
+		dir     string
+		want    string
+		wantErr string
+	}{
+		{"base", "Deployment kfpargo-system/kfpargo-cachewebhook", ""},
+		{"overlays/dev", "Deployment kfpargo-system/minio", ""},
+		// As in the repository: the placeholders a kubectl user edits.
+		{"argo", "Secret argo/kfpargo-s3", ""},
+		{"overlays", "", "no kustomization.yaml"},
+		{"../manifests/base", "", "want a path like"},
+		{"", "", "want a path like"},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			objs, err := Kustomize(tc.dir)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(names(objs), tc.want) {
+				t.Errorf("no %s in %v", tc.want, names(objs))
+			}
+		})
+	}
+}

@@ -52,6 +52,8 @@ func (o WaitOptions) withDefaults() WaitOptions {
 // awaited is one thing a wait is for.
 type awaited struct {
 	name string
+	// quiet: no line when it is done (deletions: the count says it).
+	quiet bool
 	// check says whether it is done, and if not, why, in a few words.
 	check func(ctx context.Context) (bool, string, error)
 	// diagnose explains in detail why it is not done, for the timeout
@@ -77,7 +79,9 @@ func poll(ctx context.Context, what string, items []awaited, o WaitOptions) erro
 				return fmt.Errorf("%s: %w", it.name, err)
 			}
 			if done {
-				fmt.Fprintf(o.Progress, "%s: %s\n", it.name, why)
+				if !it.quiet {
+					fmt.Fprintf(o.Progress, "%s: %s\n", it.name, why)
+				}
 				continue
 			}
 			status[it.name] = why
@@ -156,6 +160,9 @@ func (c *Client) WaitReady(ctx context.Context, objs []*unstructured.Unstructure
 					ready, why := CABundleSet(m)
 					return ready, why, nil
 				},
+				diagnose: func(context.Context) []string {
+					return []string{"the self-signed webhook sets it once a replica runs; with cert-manager, its cainjector does"}
+				},
 			})
 		}
 	}
@@ -195,7 +202,7 @@ func DeploymentReady(d *appsv1.Deployment) (bool, string) {
 func CABundleSet(m *admissionregistrationv1.MutatingWebhookConfiguration) (bool, string) {
 	for _, w := range m.Webhooks {
 		if len(w.ClientConfig.CABundle) == 0 {
-			return false, fmt.Sprintf("webhook %s has no caBundle yet (set by the self-signed webhook once it runs, or by cert-manager's cainjector)", w.Name)
+			return false, fmt.Sprintf("webhook %s has no caBundle yet", w.Name)
 		}
 	}
 	return true, "caBundle set"
@@ -280,8 +287,13 @@ func PodProblems(p *corev1.Pod) []string {
 		return nil
 	}
 	out = append(out, "phase "+string(p.Status.Phase))
+	statuses := append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...)
 	for _, c := range p.Status.Conditions {
 		if c.Status == corev1.ConditionTrue || (c.Reason == "" && c.Message == "") {
+			continue
+		}
+		if (c.Type == corev1.PodReady || c.Type == corev1.ContainersReady) && len(statuses) > 0 {
+			// The containers' own states below say why.
 			continue
 		}
 		s := fmt.Sprintf("%s=%s", c.Type, c.Status)
@@ -293,7 +305,6 @@ func PodProblems(p *corev1.Pod) []string {
 		}
 		out = append(out, s)
 	}
-	statuses := append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...)
 	for _, cs := range statuses {
 		switch {
 		case cs.State.Waiting != nil:
@@ -327,7 +338,8 @@ func (c *Client) WaitDeleted(ctx context.Context, objs []*unstructured.Unstructu
 		name := obj.GetName()
 		var last *unstructured.Unstructured
 		items = append(items, awaited{
-			name: Describe(obj),
+			name:  Describe(obj),
+			quiet: true,
 			check: func(ctx context.Context) (bool, string, error) {
 				cur, err := ri.Get(ctx, name, metav1.GetOptions{})
 				if apierrors.IsNotFound(err) {
