@@ -1,6 +1,6 @@
-// Package manifests holds kfpargo's Kubernetes manifests (kustomize bases
-// and overlays); this test renders them with kustomize as a library, as
-// `kubectl apply -k` would, and checks what an installation relies on.
+// These tests render the kustomizations with kustomize as a library, as
+// `kubectl apply -k` would, and check what an installation relies on.
+
 package manifests
 
 import (

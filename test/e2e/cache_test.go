@@ -214,11 +214,7 @@ func TestCacheSeedScenario(t *testing.T) {
 // explain runs `kfpargo cache explain POD` against the stack.
 func explain(t *testing.T, pod string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "kfpargo")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/kfpargo").CombinedOutput(); err != nil {
-		t.Fatalf("build kfpargo: %v\n%s", err, out)
-	}
-	out, err := exec.Command(bin, "cache", "explain", pod, "-n", stack.Namespace, "--redis-addr", dev.RedisAddr, "--kubeconfig", stack.Kubeconfig).CombinedOutput()
+	out, err := exec.Command(kfpargoBinary(t), "cache", "explain", pod, "-n", stack.Namespace, "--redis-addr", dev.RedisAddr, "--kubeconfig", stack.Kubeconfig).CombinedOutput()
 	if err != nil {
 		t.Fatalf("kfpargo cache explain: %v\n%s", err, out)
 	}

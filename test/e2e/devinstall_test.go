@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -17,12 +19,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfpargo/kfpargo/artifact"
 	"github.com/kfpargo/kfpargo/test/localstack"
+	"github.com/kfpargo/kfpargo/test/runner"
 )
 
 // The dev overlay's names and development credentials
@@ -47,56 +49,19 @@ type devInstall struct {
 	RedisAddr, S3Endpoint string
 }
 
-// installDev applies the dev overlay and the Argo side for the stack's
-// workflow namespace, then waits until the webhook answers through its
-// Service, Redis and MinIO answer, and the artifact bucket exists.
-func installDev(ctx context.Context, s *localstack.Stack) (*devInstall, error) {
-	a, err := newApplierFor(s.RESTConfig)
-	if err != nil {
-		return nil, err
-	}
+// installDev installs the dev overlay with `kfpargo install --overlay dev`
+// (the binary an operator runs, waiting for the rollout and the CA
+// bundle), then waits until the webhook answers through its Service,
+// Redis and MinIO answer, and the artifact bucket exists.
+func installDev(ctx context.Context, s *localstack.Stack, kfpargo string) (*devInstall, error) {
 	kc, err := kubernetes.NewForConfig(s.RESTConfig)
 	if err != nil {
 		return nil, err
 	}
-	objs, err := renderManifests("overlays/dev")
+	out, err := exec.CommandContext(ctx, kfpargo, "install", "--overlay", "dev", "--argo-namespace", s.Namespace,
+		"--timeout", "3m", "--kubeconfig", s.Kubeconfig).CombinedOutput()
 	if err != nil {
-		return nil, err
-	}
-	argo, err := renderManifests("argo")
-	if err != nil {
-		return nil, err
-	}
-	for _, o := range argo {
-		// The Secrets there are placeholders to edit; these are the dev
-		// overlay's values, as an operator would fill them in.
-		if o.GetKind() == "Secret" {
-			continue
-		}
-		o.SetNamespace(s.Namespace)
-		objs = append(objs, o)
-	}
-	objs = append(objs, devSecrets(s.Namespace)...)
-	// The namespace first; the webhook configuration last, once what it
-	// points at exists.
-	rank := func(o *unstructured.Unstructured) int {
-		switch o.GetKind() {
-		case "Namespace":
-			return 0
-		case "MutatingWebhookConfiguration":
-			return 2
-		}
-		return 1
-	}
-	for r := 0; r <= 2; r++ {
-		for _, o := range objs {
-			if rank(o) != r {
-				continue
-			}
-			if err := a.apply(ctx, o, false); err != nil {
-				return nil, fmt.Errorf("apply %s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
-			}
-		}
+		return nil, fmt.Errorf("kfpargo install --overlay dev: %w\n%s", err, out)
 	}
 	d := &devInstall{kc: kc}
 	if d.RedisAddr, err = d.clusterAddr(ctx, "redis", 6379); err != nil {
@@ -132,26 +97,43 @@ func installDev(ctx context.Context, s *localstack.Stack) (*devInstall, error) {
 	return d, nil
 }
 
-// devSecrets are the workflow namespace's kfpargo-s3 and kfpargo-redis
-// for the dev overlay's MinIO and Redis (manifests/argo/secrets.yaml
-// with its placeholders filled in).
-func devSecrets(ns string) []*unstructured.Unstructured {
-	secret := func(name string, data map[string]any) *unstructured.Unstructured {
-		return &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "v1", "kind": "Secret",
-			"metadata":   map[string]any{"name": name, "namespace": ns},
-			"stringData": data,
-		}}
+// setUpDev installs the dev overlay and points the suite's target at it.
+func setUpDev(ctx context.Context) error {
+	var err error
+	if dev, err = installDev(ctx, stack, kfpargoBin); err != nil {
+		return fmt.Errorf("install the dev overlay: %w", err)
 	}
-	return []*unstructured.Unstructured{
-		secret(localstack.S3SecretName, map[string]any{
-			"ENDPOINT": "minio." + devNamespace + ".svc:9000", "ACCESS_KEY": devAccessKey, "SECRET_KEY": devSecretKey,
-			"INSECURE": "true", "CREATE_BUCKET": "true",
-		}),
-		secret(localstack.RedisSecretName, map[string]any{
-			"ADDR": "redis." + devNamespace + ".svc:6379", "SCOPE": "namespace", "MAX_TTL": "720h",
-		}),
+	t, err := runner.NewTarget(stack.RESTConfig, stack.Namespace, dev.artifactConfig(), localstack.DefaultLauncherImage, "")
+	if err != nil {
+		return err
 	}
+	// Tests share one cache; only the cache tests use it, so that no other
+	// test is served another's outputs.
+	t.NoCache = true
+	target = t
+	return nil
+}
+
+// withoutDev uninstalls the dev overlay for a test that installs kfpargo
+// itself, and installs it again afterwards (new ClusterIPs, an empty
+// MinIO and Redis), so that tests do not depend on their order.
+func withoutDev(t *testing.T) {
+	t.Helper()
+	if dev == nil {
+		t.Skip("needs the dev overlay installed on the local stack")
+	}
+	out, err := exec.Command(kfpargoBin, "uninstall", "--argo-namespace", stack.Namespace, "--kubeconfig", stack.Kubeconfig).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kfpargo uninstall: %v\n%s", err, out)
+	}
+	dev = nil
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := setUpDev(ctx); err != nil {
+			t.Fatalf("reinstall the dev overlay: %v", err)
+		}
+	})
 }
 
 func (d *devInstall) artifactConfig() artifact.Config {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,6 +24,8 @@ var (
 	// dev is manifests/overlays/dev installed on the stack: the cache
 	// webhook, Redis and MinIO every test's steps use.
 	dev *devInstall
+	// kfpargoBin is the CLI, built once.
+	kfpargoBin string
 	// sdkAvailable: KFP_SDK_DIR is set and Python images on the local
 	// stack run lightweight components with it (package kfpsdk).
 	sdkAvailable bool
@@ -96,21 +100,24 @@ func runMain(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "e2e: stack down: %v\n", err)
 		}
 	}()
-	t0 := time.Now()
-	fmt.Fprintln(os.Stderr, "installing manifests/overlays/dev on the stack ...")
-	if dev, err = installDev(ctx, stack); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: install the dev overlay: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(os.Stderr, "dev overlay ready in %s: webhook, Redis (%s) and MinIO (%s) as pods\n", time.Since(t0).Round(100*time.Millisecond), dev.RedisAddr, dev.S3Endpoint)
-	target, err = runner.NewTarget(stack.RESTConfig, stack.Namespace, dev.artifactConfig(), localstack.DefaultLauncherImage, "")
+	dir, err := os.MkdirTemp("", "kfpargo-e2e-bin-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
-	// Tests share one cache; only the cache tests use it, so that no other
-	// test is served another's outputs.
-	target.NoCache = true
+	defer os.RemoveAll(dir)
+	kfpargoBin = filepath.Join(dir, "kfpargo")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", kfpargoBin, "../../cmd/kfpargo").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: go build kfpargo: %v\n%s", err, out)
+		return 1
+	}
+	t0 := time.Now()
+	fmt.Fprintln(os.Stderr, "kfpargo install --overlay dev ...")
+	if err := setUpDev(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "dev overlay ready in %s: webhook, Redis (%s) and MinIO (%s) as pods\n", time.Since(t0).Round(100*time.Millisecond), dev.RedisAddr, dev.S3Endpoint)
 	return m.Run()
 }
 

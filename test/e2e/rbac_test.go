@@ -8,7 +8,10 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfpargo/kfpargo/install"
 )
 
 // TestRBACLeastPrivilege applies the RBAC objects of the self-signed
@@ -25,8 +28,10 @@ func TestRBACLeastPrivilege(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	applyKinds(ctx, t, "overlays/self-signed", "Namespace", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
-	applyKinds(ctx, t, "argo", "Role", "RoleBinding")
+	// What kfpargo install applies for the self-signed overlay and the
+	// workflow namespace argo.
+	applyKinds(ctx, t, install.Options{Overlay: install.OverlaySelfSigned, ArgoNamespaces: []string{"argo"}},
+		"Namespace", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
 
 	webhook := "system:serviceaccount:kfpargo-system:kfpargo-cachewebhook"
 	executor := "system:serviceaccount:argo:default"
@@ -72,17 +77,16 @@ func TestRBACLeastPrivilege(t *testing.T) {
 	}
 }
 
-// applyKinds server-side applies the objects of the given kinds from a
-// kustomization.
-func applyKinds(ctx context.Context, t *testing.T, dir string, kinds ...string) {
+// applyKinds server-side applies the objects of the given kinds from an
+// installation.
+func applyKinds(ctx context.Context, t *testing.T, o install.Options, kinds ...string) {
 	t.Helper()
-	a := newApplier(t)
-	for _, obj := range manifestObjects(t, dir) {
-		if !slices.Contains(kinds, obj.GetKind()) {
-			continue
-		}
-		if err := a.apply(ctx, obj, false); err != nil {
-			t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
-		}
+	objs, err := install.Render(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs = slices.DeleteFunc(objs, func(obj *unstructured.Unstructured) bool { return !slices.Contains(kinds, obj.GetKind()) })
+	if _, err := installClient(t).Apply(ctx, objs, install.ApplyOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

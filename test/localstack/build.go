@@ -18,9 +18,12 @@ import (
 
 // Binaries are the executables a stack runs.
 type Binaries struct {
-	Etcd               string
-	APIServer          string
-	ControllerManager  string
+	Etcd              string
+	APIServer         string
+	ControllerManager string
+	// Kubectl matches the apiserver; docs/install.md's commands use it
+	// (a fresh machine has none).
+	Kubectl            string
 	WorkflowController string
 	Argoexec           string
 	Minio              string
@@ -81,6 +84,7 @@ func build(ctx context.Context, cfg Config) (*Binaries, error) {
 		{cachedTool{"etcd", EtcdVersion, "under a minute", buildEtcd}, &bins.Etcd},
 		{cachedTool{"kube-apiserver", KubernetesVersion, "a few minutes", buildKube("kube-apiserver")}, &bins.APIServer},
 		{cachedTool{"kube-controller-manager", KubernetesVersion, "about a minute", buildKube("kube-controller-manager")}, &bins.ControllerManager},
+		{cachedTool{"kubectl", KubernetesVersion, "about two minutes", buildKube("kubectl")}, &bins.Kubectl},
 		{cachedTool{"workflow-controller", ArgoVersion, "a few minutes", buildWorkflowController}, &bins.WorkflowController},
 		{cachedTool{"argoexec", ArgoVersion, "about two minutes", buildArgoexec}, &bins.Argoexec},
 		{cachedTool{"minio", MinioVersion, "a few minutes", buildMinio}, &bins.Minio},
@@ -93,6 +97,12 @@ func build(ctx context.Context, cfg Config) (*Binaries, error) {
 	}
 
 	binDir := filepath.Join(cfg.StateDir, "bin")
+	// Under its own name, so that the env file can put it on PATH.
+	kubectl := filepath.Join(binDir, "kubectl")
+	if err := linkOrCopy(bins.Kubectl, kubectl); err != nil {
+		return nil, fmt.Errorf("build: kubectl: %w", err)
+	}
+	bins.Kubectl = kubectl
 	if !hasGoFiles(filepath.Join(cfg.RepoDir, "test", "cmd", "nodeagent")) {
 		return nil, fmt.Errorf("build: node agent sources %s not found", filepath.Join(cfg.RepoDir, "test", "cmd", "nodeagent"))
 	}

@@ -192,6 +192,10 @@ func (s *Stack) Env() []string {
 func (s *Stack) envFile() string {
 	var b strings.Builder
 	b.WriteString("# local stack environment; source this file\n")
+	if s.Binaries != nil && s.Binaries.Kubectl != "" {
+		// The stack's kubectl, matching its apiserver.
+		fmt.Fprintf(&b, "export PATH='%s':\"$PATH\"\n", filepath.Dir(s.Binaries.Kubectl))
+	}
 	for _, kv := range s.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(&b, "export %s='%s'\n", k, strings.ReplaceAll(v, "'", `'\''`))
