@@ -82,7 +82,11 @@ func createNetwork(ctx context.Context, stateDir string) (*podNetwork, error) {
 	}
 	for i := 1; i < 255; i++ {
 		n := networkFor(i)
-		if err := runIP(ctx, "link", "add", n.Bridge, "type", "bridge"); err != nil {
+		// A fixed address: a bridge without one takes the lowest of its
+		// ports' and changes it as pods come and go, while pods keep the
+		// old one in their ARP caches.
+		mac := fmt.Sprintf("02:6b:66:70:%02x:01", i)
+		if err := runIP(ctx, "link", "add", n.Bridge, "address", mac, "type", "bridge"); err != nil {
 			if strings.Contains(err.Error(), "exists") {
 				continue
 			}

@@ -76,6 +76,10 @@ type podNetworks struct {
 	mu    sync.Mutex
 	inUse map[netip.Addr]bool
 	live  map[string]*podNetwork // by namespace name
+	// last is the address handed out last: the next search starts after
+	// it, so that an address is not reused while the host's neighbour
+	// table may still hold the previous pod's MAC for it.
+	last netip.Addr
 }
 
 func newPodNetworks(cfg *Network) (*podNetworks, error) {
@@ -107,17 +111,26 @@ func nsName(uid types.UID) (ns, veth string) {
 	return "kfpargo-" + id, "kfv" + id
 }
 
-// allocate reserves the lowest free pod address.
+// allocate reserves the next free pod address after the last one handed
+// out, wrapping around (as CNI's host-local IPAM does).
 func (n *podNetworks) allocate() (netip.Addr, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	gw := n.cfg.Gateway()
-	for a := gw.Next(); n.cfg.PodCIDR.Contains(a); a = a.Next() {
-		if !n.cfg.PodCIDR.Contains(a.Next()) {
-			break // the broadcast address
+	first := n.cfg.Gateway().Next()
+	var pool []netip.Addr
+	for a := first; n.cfg.PodCIDR.Contains(a.Next()); a = a.Next() { // not the broadcast address
+		pool = append(pool, a)
+	}
+	start := 0
+	for i, a := range pool {
+		if a == n.last {
+			start = i + 1
 		}
+	}
+	for i := range pool {
+		a := pool[(start+i)%len(pool)]
 		if !n.inUse[a] {
-			n.inUse[a] = true
+			n.inUse[a], n.last = true, a
 			return a, nil
 		}
 	}
@@ -132,8 +145,10 @@ func (n *podNetworks) setUp(ctx context.Context, uid types.UID) (*podNetwork, er
 	}
 	ns, veth := nsName(uid)
 	p := &podNetwork{ns: ns, hostVeth: veth, ip: addr}
-	// A namespace left by a crashed agent for the same pod goes first.
+	// A namespace left by a crashed agent for the same pod goes first,
+	// and so does what the host remembers of the address's last owner.
 	n.remove(ctx, p)
+	_ = exec.CommandContext(ctx, n.ip, "neigh", "del", addr.String(), "dev", n.cfg.Bridge).Run()
 	host := fmt.Sprintf("netns add %s\nlink add %s type veth peer name eth0 netns %s\nlink set %s master %s up\n",
 		ns, veth, ns, veth, n.cfg.Bridge)
 	inside := fmt.Sprintf("addr add %s/%d dev eth0\nlink set eth0 up\nlink set lo up\nroute add default via %s\n",
