@@ -21,8 +21,8 @@ type docBlock struct {
 }
 
 // shellBlocks lists the ```sh blocks of a Markdown document in order.
-// Other fences (console, text, yaml, ...) are illustrations and are not
-// run.
+// Other fences (shell for alternatives and commands that need a real
+// cluster, console, text, yaml, ...) are not run.
 func shellBlocks(md []byte) ([]docBlock, error) {
 	var out []docBlock
 	var cur *docBlock
@@ -35,7 +35,7 @@ func shellBlocks(md []byte) ([]docBlock, error) {
 		trimmed := strings.TrimSpace(line)
 		switch {
 		case cur == nil && strings.HasPrefix(trimmed, "```"):
-			if lang := strings.TrimSpace(strings.TrimPrefix(trimmed, "```")); lang == "sh" || lang == "bash" || lang == "shell" {
+			if lang := strings.TrimSpace(strings.TrimPrefix(trimmed, "```")); lang == "sh" {
 				cur = &docBlock{Section: section, Line: n}
 				body.Reset()
 			} else {
@@ -79,7 +79,7 @@ func runDocBlocks(ctx context.Context, doc string, blocks []docBlock, dir string
 }
 
 func TestShellBlocks(t *testing.T) {
-	md := "# T\n\n## Install\n\n```sh\nkfpargo install --overlay dev\n```\n\n```console\n$ not run\n```\n\n## Verify\n\n```bash\na\nb\n```\n\n```yaml\nkey: ```\n```\n"
+	md := "# T\n\n## Install\n\n```sh\nkfpargo install --overlay dev\n```\n\n```shell\nkubectl apply -k elsewhere\n```\n\n## Verify\n\n```sh\na\nb\n```\n\n```yaml\nkey: ```\n```\n"
 	got, err := shellBlocks([]byte(md))
 	if err != nil {
 		t.Fatal(err)
