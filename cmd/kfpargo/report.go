@@ -7,63 +7,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
-	wfclient "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	htmlreport "github.com/kfpargo/kfpargo/report"
 	"github.com/kfpargo/kfpargo/runstatus"
 	"github.com/kfpargo/kfpargo/runview"
 )
-
-// clusterFlags reach a cluster the way kubectl does: --kubeconfig, else
-// $KUBECONFIG, else ~/.kube/config; --context; -n, else the context's
-// namespace, else "default".
-type clusterFlags struct {
-	kubeconfig, context, namespace string
-}
-
-func (f *clusterFlags) add(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
-	fl.StringVar(&f.context, "context", "", "kubeconfig context to use (default the current context)")
-	fl.StringVarP(&f.namespace, "namespace", "n", "", "namespace of the run (default the context's namespace)")
-}
-
-// connect returns the clients, the namespace to use and the API server's
-// address (for error messages).
-func (f *clusterFlags) connect() (runstatus.Clients, string, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = f.kubeconfig
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context})
-	cfg, err := cc.ClientConfig()
-	if err != nil {
-		return runstatus.Clients{}, "", "", fmt.Errorf("kubeconfig: %w (set --kubeconfig or KUBECONFIG)", err)
-	}
-	ns := f.namespace
-	if ns == "" {
-		if ns, _, err = cc.Namespace(); err != nil {
-			return runstatus.Clients{}, "", "", fmt.Errorf("kubeconfig: %w", err)
-		}
-	}
-	cfg.Timeout = 30 * time.Second
-	argo, err := wfclient.NewForConfig(cfg)
-	if err != nil {
-		return runstatus.Clients{}, "", "", fmt.Errorf("argo client for %s: %w", cfg.Host, err)
-	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return runstatus.Clients{}, "", "", fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
-	}
-	return runstatus.Clients{Argo: argo, Kube: kube}, ns, cfg.Host, nil
-}
 
 // loadRun reads a run's Workflow and pods and builds its view. A Workflow
 // whose values cannot all be read still gives a run; the problems are
@@ -135,7 +89,7 @@ Exit codes: 0 written; 1 the run or the cluster could not be read, or the file n
 			if output == "" {
 				return usageError{errors.New("--output (-o) is required: the HTML file to write, or - for stdout")}
 			}
-			c, ns, server, err := cf.connect()
+			c, ns, server, err := cf.runClients()
 			if err != nil {
 				return err
 			}
@@ -147,6 +101,7 @@ Exit codes: 0 written; 1 the run or the cluster could not be read, or the file n
 		},
 	}
 	cf.add(cmd)
+	cf.addNamespace(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "HTML file to write (- for stdout)")
 	return cmd
 }

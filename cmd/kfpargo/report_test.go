@@ -91,7 +91,7 @@ current-context: x
 		{"no run", []string{"report", "-o", "x.html"}, true, "report takes one RUN"},
 		{"unknown flag", []string{"report", "r1", "-o", "x.html", "--bogus"}, true, "unknown flag: --bogus"},
 		{"no cluster", []string{"report", "r1", "-o", filepath.Join(dir, "x.html"), "--kubeconfig", kc}, false, "cannot reach the cluster at https://127.0.0.1:1"},
-		{"bad context", []string{"report", "r1", "-o", "x.html", "--kubeconfig", kc, "--context", "nope"}, false, `context "nope" does not exist`},
+		{"bad context", []string{"report", "r1", "-o", "x.html", "--kubeconfig", kc, "--context", "nope"}, true, `--context: no context "nope" in the kubeconfig`},
 		{"no kubeconfig", []string{"report", "r1", "-o", "x.html", "--kubeconfig", filepath.Join(dir, "missing")}, false, "kubeconfig:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
