@@ -75,6 +75,6 @@ Exit codes: 0 success, 1 failure outside the input, 2 invalid input (spec or fla
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newCompileCommand(), newCacheCommand(), newInstallCommand(), newUninstallCommand())
+	root.AddCommand(newCompileCommand(), newCacheCommand(), newInstallCommand(), newUninstallCommand(), newReportCommand())
 	return root
 }
