@@ -22,7 +22,7 @@
 //	  iteration              in a loop, the iteration's indices, outer loop first ("1", "0.2")
 //	  task                   the IR task name, when known
 //	  node                   the Argo node name
-//	  phase, message, started, finished, durationSeconds, pods, exitCode
+//	  phase, message, started, finished, durationSeconds, pods, pod (the last one), exitCode
 //	  cache                  {decision: hit|miss|skip|error, reason, key, source}; left out when the webhook did not see the pod
 //	  cached                 true when the step's outputs were replayed from the cache
 //	  inputs[], outputs[]    parameters {name, value}; kfpargo's own plumbing is left out

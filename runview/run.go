@@ -55,25 +55,27 @@ type Param struct {
 
 // Step is one executed (or skipped) task of a run.
 type Step struct {
-	ID              string           `json:"id"`
-	Name            string           `json:"name"`
-	Iteration       string           `json:"iteration,omitempty"`
-	Task            string           `json:"task,omitempty"`
-	Node            string           `json:"node"`
-	Phase           string           `json:"phase"`
-	Message         string           `json:"message,omitempty"`
-	Started         time.Time        `json:"started,omitzero"`
-	Finished        time.Time        `json:"finished,omitzero"`
-	DurationSeconds float64          `json:"durationSeconds,omitempty"`
-	Pods            int              `json:"pods"`
-	ExitCode        string           `json:"exitCode,omitempty"`
-	Cache           *Cache           `json:"cache,omitempty"`
-	Cached          bool             `json:"cached"`
-	Inputs          []Param          `json:"inputs"`
-	Outputs         []Param          `json:"outputs"`
-	Artifacts       []Artifact       `json:"artifacts"`
-	Metrics         []Metric         `json:"metrics"`
-	Classification  []Classification `json:"classification,omitempty"`
+	ID              string    `json:"id"`
+	Name            string    `json:"name"`
+	Iteration       string    `json:"iteration,omitempty"`
+	Task            string    `json:"task,omitempty"`
+	Node            string    `json:"node"`
+	Phase           string    `json:"phase"`
+	Message         string    `json:"message,omitempty"`
+	Started         time.Time `json:"started,omitzero"`
+	Finished        time.Time `json:"finished,omitzero"`
+	DurationSeconds float64   `json:"durationSeconds,omitempty"`
+	Pods            int       `json:"pods"`
+	// Pod is the step's last pod.
+	Pod            string           `json:"pod,omitempty"`
+	ExitCode       string           `json:"exitCode,omitempty"`
+	Cache          *Cache           `json:"cache,omitempty"`
+	Cached         bool             `json:"cached"`
+	Inputs         []Param          `json:"inputs"`
+	Outputs        []Param          `json:"outputs"`
+	Artifacts      []Artifact       `json:"artifacts"`
+	Metrics        []Metric         `json:"metrics"`
+	Classification []Classification `json:"classification,omitempty"`
 }
 
 // Label tells apart the steps that share a name, being iterations of a
@@ -257,6 +259,7 @@ func newStep(id string, n wfv1.NodeStatus, rs runstatus.Step, pod *corev1.Pod) (
 		Started:   n.StartedAt.Time,
 		Finished:  n.FinishedAt.Time,
 		Pods:      rs.Pods,
+		Pod:       rs.Pod,
 		ExitCode:  rs.ExitCode,
 		Inputs:    []Param{},
 		Outputs:   []Param{},

@@ -1,8 +1,11 @@
-// Command kfpargo compiles Kubeflow Pipelines specs into Argo Workflows.
+// Command kfpargo compiles Kubeflow Pipelines specs into Argo Workflows,
+// installs kfpargo into a cluster, and submits, watches and reports on
+// runs.
 //
-// Exit codes: 0 success; 1 a failure outside the input (writing the output,
-// an internal error); 2 invalid input: a bad spec, an unknown flag or a bad
-// flag value. Every input error is printed as `error: FILE: PATH: message`.
+// Exit codes: 0 success; 1 a failure outside the input (the cluster,
+// writing the output, an internal error); 2 invalid input: a bad spec, an
+// unknown flag or a bad flag value; 3 a watched run finished without
+// succeeding. Every input error is printed as `error: FILE: PATH: message`.
 package main
 
 import (
@@ -21,6 +24,8 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitInvalid = 2
+	// exitRunFailed: a watched run finished without succeeding.
+	exitRunFailed = 3
 )
 
 // usageError marks an error in what the user gave us (exit 2).
@@ -51,6 +56,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if errors.As(err, &inv) || errors.As(err, &reported) {
 		return exitInvalid
 	}
+	var failed runFailed
+	if errors.As(err, &failed) {
+		return exitRunFailed
+	}
 	return exitFailure
 }
 
@@ -66,7 +75,8 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Long: `kfpargo translates Kubeflow Pipelines specs (the IR the KFP SDK compiles to) into Argo
 Workflows that run one pod per step, with artifacts in S3/MinIO.
 
-Exit codes: 0 success, 1 failure outside the input, 2 invalid input (spec or flags).`,
+Exit codes: 0 success, 1 failure outside the input (the cluster, a file), 2 invalid input
+(spec or flags), 3 a watched run finished without succeeding (submit --watch, run).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version.Version,
@@ -75,6 +85,7 @@ Exit codes: 0 success, 1 failure outside the input, 2 invalid input (spec or fla
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newCompileCommand(), newCacheCommand(), newInstallCommand(), newUninstallCommand(), newReportCommand())
+	root.AddCommand(newCompileCommand(), newSubmitCommand(), newRunCommand(), newGetCommand(), newListCommand(),
+		newCompareCommand(), newReportCommand(), newScheduleCommand(), newCacheCommand(), newInstallCommand(), newUninstallCommand())
 	return root
 }
