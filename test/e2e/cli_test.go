@@ -72,9 +72,22 @@ func TestRunExperience(t *testing.T) {
 		t.Errorf("the second run does not show load-data and preprocessing served from the cache")
 	}
 
+	// On a terminal the step table is redrawn in place (cursor up, clear);
+	// the third run has every step from the cache.
+	tty := exec.Command("script", "-qec", strings.Join([]string{kfpargoBinary(t), "run", spec, "--experiment", experiment,
+		"--param", "load_seconds=3", "--param", "hidden_units=96", "-n", stack.Namespace, "--kubeconfig", stack.Kubeconfig}, " "), "/dev/null")
+	ttyOut, err := tty.CombinedOutput()
+	t.Logf("kfpargo run on a terminal:\n%q", ttyOut)
+	if err != nil {
+		t.Fatalf("run on a terminal: %v", err)
+	}
+	if !strings.Contains(string(ttyOut), "\x1b[") || !strings.Contains(string(ttyOut), "[J") || !strings.Contains(string(ttyOut), ": 0 steps ran, 4 from the cache") {
+		t.Errorf("on a terminal the table is not redrawn in place, or the third run is not served from the cache")
+	}
+
 	code, out = cli(t, "list", "--experiment", experiment)
-	if code != 0 || !strings.Contains(out, first) || !strings.Contains(out, second) || strings.Count(out, experiment) != 2 {
-		t.Errorf("list --experiment: exit %d, want both runs and no other", code)
+	if code != 0 || !strings.Contains(out, first) || !strings.Contains(out, second) || strings.Count(out, experiment) != 3 {
+		t.Errorf("list --experiment: exit %d, want the three runs and no other", code)
 	}
 
 	code, out = cli(t, "get", second, "-o", "json")
