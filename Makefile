@@ -60,7 +60,7 @@ unit: ## unit tests only (no servers)
 # crasher (go.dev/issue/75804, fixed in Go 1.27); that alone is not a failure.
 FUZZTIME     ?= 15s
 FUZZPARALLEL ?= 1
-FUZZ_TARGETS := ./ir:FuzzParse ./translator:FuzzTranslate ./translator:FuzzCELCondition ./step:FuzzBraceEscape ./cachestore:FuzzDecodeEntry ./cachewebhook:FuzzServe
+FUZZ_TARGETS := ./ir:FuzzParse ./translator:FuzzTranslate ./translator:FuzzCELCondition ./step:FuzzBraceEscape ./cachestore:FuzzDecodeEntry ./cachewebhook:FuzzAdmissionReview ./launcher:FuzzResolveArgs
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME (default 15s)
@@ -69,6 +69,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 15s)
 		pkg=$${t%%:*}; name=$${t#*:}; \
 		echo "$$name ($$pkg) for $(FUZZTIME)"; \
 		if $(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel $(FUZZPARALLEL) >$$log 2>&1; then \
+			if grep -q 'no fuzz tests to fuzz' $$log; then echo "$$name: no such fuzz target in $$pkg"; exit 1; fi; \
 			tail -n 3 $$log; \
 		elif grep -q 'context deadline exceeded' $$log && ! grep -q -e 'Failing input written' -e '^    --- FAIL' $$log; then \
 			tail -n 5 $$log; echo "$$name: deadline race of the Go fuzz coordinator, no crasher (go.dev/issue/75804)"; \
