@@ -22,7 +22,7 @@ func parse() (*template.Template, error) {
 	return template.New("report").Funcs(template.FuncMap{
 		"time":     formatTime,
 		"seconds":  formatSeconds,
-		"size":     formatSize,
+		"size":     runview.FormatSize,
 		"isURL":    isHTTP,
 		"add":      func(a, b int) int { return a + b },
 		"addf":     func(a, b float64) float64 { return a + b },
@@ -104,19 +104,6 @@ func formatTime(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
-}
-
-func formatSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // isHTTP tells URIs a browser can open; s3:// and minio:// ones are shown

@@ -133,9 +133,9 @@ func compileFile(cmd *cobra.Command, file string, f compileFlags) (runtime.Objec
 	}
 	params := map[string]string{}
 	for _, kv := range f.params {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, usageError{fmt.Errorf("--param %q: expected NAME=VALUE", kv)}
+		k, v, err := splitParam(kv)
+		if err != nil {
+			return nil, err
 		}
 		params[k] = v
 	}
@@ -167,6 +167,15 @@ func compileFile(cmd *cobra.Command, file string, f compileFlags) (runtime.Objec
 		return nil, report(cmd.ErrOrStderr(), name, err)
 	}
 	return obj, nil
+}
+
+// splitParam reads a --param NAME=VALUE.
+func splitParam(kv string) (string, string, error) {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok || k == "" {
+		return "", "", usageError{fmt.Errorf("--param %q: expected NAME=VALUE", kv)}
+	}
+	return k, v, nil
 }
 
 // imageDefaults finds the ENTRYPOINT and CMD of every image that a

@@ -138,7 +138,7 @@ func printRun(w io.Writer, r *runview.Run, output string) error {
 			if a.SHA256 != "" {
 				sum = "sha256:" + a.SHA256[:min(12, len(a.SHA256))]
 			}
-			fmt.Fprintf(w, "  %s  %s (%s) %s, %s, %s\n", dir, a.Name, orDash(a.SchemaTitle), a.URI, humanBytes(a.Size), sum)
+			fmt.Fprintf(w, "  %s  %s (%s) %s, %s, %s\n", dir, a.Name, orDash(a.SchemaTitle), a.URI, runview.FormatSize(a.Size), sum)
 		}
 		for _, m := range s.Metrics {
 			fmt.Fprintf(w, "  metric %s = %s\n", m.Name, m.Text())
@@ -357,18 +357,6 @@ func oneLineValue(v string) string {
 		v = v[:77] + "..."
 	}
 	return v
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func ago(d time.Duration) string {

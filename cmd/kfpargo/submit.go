@@ -212,9 +212,9 @@ func fromTemplate(ref string, params []string) (*wfv1.Workflow, error) {
 		Spec:       wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: name}},
 	}
 	for _, kv := range params {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, usageError{fmt.Errorf("--param %q: expected NAME=VALUE", kv)}
+		k, v, err := splitParam(kv)
+		if err != nil {
+			return nil, err
 		}
 		wf.Spec.Arguments.Parameters = append(wf.Spec.Arguments.Parameters, wfv1.Parameter{Name: k, Value: wfv1.AnyStringPtr(v)})
 	}
@@ -225,9 +225,9 @@ func fromTemplate(ref string, params []string) (*wfv1.Workflow, error) {
 // not have is an error (a typo would otherwise be ignored).
 func setArguments(args *wfv1.Arguments, params []string, file string) error {
 	for _, kv := range params {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return usageError{fmt.Errorf("--param %q: expected NAME=VALUE", kv)}
+		k, v, err := splitParam(kv)
+		if err != nil {
+			return err
 		}
 		found := false
 		var names []string

@@ -70,11 +70,8 @@ func installDev(ctx context.Context, s *localstack.Stack, kfpargo string) (*devI
 	if d.S3Endpoint, err = d.clusterAddr(ctx, "minio", 9000); err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"redis", "minio", devWebhook} {
-		if err := d.scale(ctx, name, -1); err != nil {
-			return nil, err
-		}
-	}
+	// kfpargo install waited for the rollouts and the CA bundle; these
+	// check the paths the tests use: through the Services' ClusterIPs.
 	if err := d.waitWebhook(ctx); err != nil {
 		return nil, err
 	}
@@ -149,15 +146,13 @@ func (d *devInstall) clusterAddr(ctx context.Context, name string, port int) (st
 	return net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(port)), nil
 }
 
-// scale sets a Deployment's replicas (n < 0 keeps them) and waits until
+// scale sets a Deployment's replicas and waits until
 // that many pods are ready and no others are left.
 func (d *devInstall) scale(ctx context.Context, name string, n int32) error {
 	deps := d.kc.AppsV1().Deployments(devNamespace)
-	if n >= 0 {
-		patch := fmt.Sprintf(`{"spec":{"replicas":%d}}`, n)
-		if _, err := deps.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
-			return fmt.Errorf("scale %s: %w", name, err)
-		}
+	patch := fmt.Sprintf(`{"spec":{"replicas":%d}}`, n)
+	if _, err := deps.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("scale %s: %w", name, err)
 	}
 	return poll(ctx, 2*time.Minute, func() error {
 		dep, err := deps.Get(ctx, name, metav1.GetOptions{})

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kfpargo/kfpargo/test/nodeagent"
 	"go.uber.org/zap"
 )
 
@@ -47,20 +48,8 @@ func networkFor(index int) *podNetwork {
 	}
 }
 
-func ipCommand() (string, error) {
-	if p, err := exec.LookPath("ip"); err == nil {
-		return p, nil
-	}
-	for _, p := range []string{"/usr/sbin/ip", "/sbin/ip"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("the ip command is missing: install Debian's iproute2 (the node agent gives pods network namespaces with it)")
-}
-
 func runIP(ctx context.Context, args ...string) error {
-	ip, err := ipCommand()
+	ip, err := nodeagent.IPCommand()
 	if err != nil {
 		return err
 	}
@@ -77,7 +66,7 @@ func runIP(ctx context.Context, args ...string) error {
 // (creating the bridge is the atomic claim), gives the bridge its address
 // and routes the service range locally.
 func createNetwork(ctx context.Context, stateDir string) (*podNetwork, error) {
-	if _, err := ipCommand(); err != nil {
+	if _, err := nodeagent.IPCommand(); err != nil {
 		return nil, err
 	}
 	for i := 1; i < 255; i++ {
@@ -127,21 +116,13 @@ func removeNetwork(ctx context.Context, log *zap.Logger, stateDir string) error 
 	if err := json.Unmarshal(data, &n); err != nil || n.Bridge == "" {
 		return fmt.Errorf("pod network record %s: unreadable (%v)", file, err)
 	}
-	ip, err := ipCommand()
+	ip, err := nodeagent.IPCommand()
 	if err != nil {
 		return err
 	}
-	if out, err := exec.CommandContext(ctx, ip, "-o", "link", "show", "master", n.Bridge).Output(); err == nil {
-		for _, line := range strings.Split(string(out), "\n") {
-			_, rest, ok := strings.Cut(line, ": ")
-			name, _, _ := strings.Cut(rest, "@")
-			if ok && strings.HasPrefix(name, "kfv") {
-				log.Info("removing a pod network left behind", zap.String("veth", name))
-				_ = runIP(ctx, "netns", "del", "kfpargo-"+strings.TrimPrefix(name, "kfv"))
-				_ = runIP(ctx, "link", "del", name)
-			}
-		}
-	}
+	nodeagent.RemoveBridgePods(ctx, ip, n.Bridge, func(veth string) {
+		log.Info("removing a pod network left behind", zap.String("veth", veth))
+	})
 	var errs []error
 	if err := runIP(ctx, "route", "del", "local", n.ServiceCIDR.String(), "dev", "lo", "table", "local"); err != nil && !strings.Contains(err.Error(), "No such process") {
 		errs = append(errs, err)

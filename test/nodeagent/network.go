@@ -86,19 +86,24 @@ func newPodNetworks(cfg *Network) (*podNetworks, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	ip, err := exec.LookPath("ip")
+	ip, err := IPCommand()
 	if err != nil {
-		for _, p := range []string{"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"} {
-			if isExecutable(p) == nil {
-				ip, err = p, nil
-				break
-			}
-		}
-	}
-	if err != nil {
-		return nil, errors.New("network: the ip command (Debian's iproute2) is not installed")
+		return nil, fmt.Errorf("network: %w", err)
 	}
 	return &podNetworks{cfg: cfg, ip: ip, inUse: map[netip.Addr]bool{}, live: map[string]*podNetwork{}}, nil
+}
+
+// IPCommand finds iproute2's ip, also when sbin is not on PATH.
+func IPCommand() (string, error) {
+	if ip, err := exec.LookPath("ip"); err == nil {
+		return ip, nil
+	}
+	for _, p := range []string{"/usr/sbin/ip", "/sbin/ip"} {
+		if isExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("the ip command is missing: install Debian's iproute2 (pods get network namespaces with it)")
 }
 
 // nsName names a pod's namespace and veth after its UID (interface names
@@ -145,9 +150,7 @@ func (n *podNetworks) setUp(ctx context.Context, uid types.UID) (*podNetwork, er
 	}
 	ns, veth := nsName(uid)
 	p := &podNetwork{ns: ns, hostVeth: veth, ip: addr}
-	// A namespace left by a crashed agent for the same pod goes first,
-	// and so does what the host remembers of the address's last owner.
-	n.remove(ctx, p)
+	// What the host remembers of the address's last owner goes first.
 	_ = exec.CommandContext(ctx, n.ip, "neigh", "del", addr.String(), "dev", n.cfg.Bridge).Run()
 	host := fmt.Sprintf("netns add %s\nlink add %s type veth peer name eth0 netns %s\nlink set %s master %s up\n",
 		ns, veth, ns, veth, n.cfg.Bridge)
@@ -195,10 +198,15 @@ func (n *podNetworks) releaseAll(ctx context.Context) {
 	}
 }
 
-// removeStale removes namespaces a crashed agent left behind: every
-// kfpargo-* namespace whose veth is on this agent's bridge.
+// removeStale removes namespaces a crashed agent left behind.
 func (n *podNetworks) removeStale(ctx context.Context) {
-	out, err := exec.CommandContext(ctx, n.ip, "-o", "link", "show", "master", n.cfg.Bridge).Output()
+	RemoveBridgePods(ctx, n.ip, n.cfg.Bridge, nil)
+}
+
+// RemoveBridgePods removes the pod network namespaces whose veths are on
+// bridge (what a crashed agent leaves), telling removed about each.
+func RemoveBridgePods(ctx context.Context, ip, bridge string, removed func(veth string)) {
+	out, err := exec.CommandContext(ctx, ip, "-o", "link", "show", "master", bridge).Output()
 	if err != nil {
 		return
 	}
@@ -209,8 +217,11 @@ func (n *podNetworks) removeStale(ctx context.Context) {
 		if !ok || !strings.HasPrefix(name, "kfv") {
 			continue
 		}
-		id := strings.TrimPrefix(name, "kfv")
-		n.remove(ctx, &podNetwork{ns: "kfpargo-" + id, hostVeth: name})
+		if removed != nil {
+			removed(name)
+		}
+		_ = exec.CommandContext(ctx, ip, "netns", "del", "kfpargo-"+strings.TrimPrefix(name, "kfv")).Run()
+		_ = exec.CommandContext(ctx, ip, "link", "del", name).Run()
 	}
 }
 

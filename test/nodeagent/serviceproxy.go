@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/utils/ptr"
 )
 
 // serviceProxy stands in for kube-proxy (in its old userspace mode): it
@@ -169,7 +170,7 @@ func (p *serviceProxy) backends(namespace, name string, port corev1.ServicePort)
 		}
 		var target int32
 		for _, sp := range s.Ports {
-			if sp.Port != nil && derefString(sp.Name) == port.Name {
+			if sp.Port != nil && ptr.Deref(sp.Name, "") == port.Name {
 				target = *sp.Port
 			}
 		}
@@ -187,13 +188,6 @@ func (p *serviceProxy) backends(namespace, name string, port corev1.ServicePort)
 	}
 	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
-}
-
-func derefString(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // names lists the Services with a ClusterIP of ours, for /etc/hosts.
