@@ -57,6 +57,9 @@ type Entry struct {
 	Created time.Time `json:"created"`
 	// Material is what the key was computed from, for explanations.
 	Material json.RawMessage `json:"material,omitempty"`
+	// Signature is the hex HMAC-SHA256 of the rest (Keyring), when the
+	// installation has a key.
+	Signature string `json:"signature,omitempty"`
 }
 
 // Source is the run and pod that produced an entry.
@@ -99,6 +102,9 @@ func (e *Entry) Validate() error {
 		case !hex64.MatchString(d.SHA256):
 			errs = append(errs, fmt.Errorf("artifacts.%s.sha256: %q is not 64 lowercase hex digits", name, d.SHA256))
 		}
+	}
+	if e.Signature != "" && !hex64.MatchString(e.Signature) {
+		errs = append(errs, fmt.Errorf("signature: %q is not 64 lowercase hex digits", e.Signature))
 	}
 	if e.Created.IsZero() {
 		errs = append(errs, errors.New("created: not set"))

@@ -49,8 +49,8 @@ func (o ClaimOptions) withDefaults() ClaimOptions {
 // or died: the lease is taken over and returned), or opts.Wait has passed
 // (ErrWaitTimeout). A Redis error ends the claim with that error: the
 // caller runs the step rather than wait on a store it cannot reach. A
-// corrupt stored entry counts as none, so the step runs and its Put
-// replaces it.
+// corrupt stored entry, or one whose signature does not verify, counts as
+// none, so the step runs and its Put replaces it.
 func (s *Store) Claim(ctx context.Context, scope Scope, key, holder string, opts ClaimOptions) (*Entry, *Lease, error) {
 	if err := checkKey(scope, key); err != nil {
 		return nil, nil, err
@@ -62,7 +62,7 @@ func (s *Store) Claim(ctx context.Context, scope Scope, key, holder string, opts
 	deadline := time.Now().Add(opts.Wait)
 	for {
 		e, err := s.Get(ctx, scope, key)
-		if err != nil && !errors.Is(err, ErrCorrupt) {
+		if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrSignature) {
 			return nil, nil, err
 		}
 		if e != nil {

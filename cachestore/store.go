@@ -18,6 +18,10 @@ var ErrCorrupt = errors.New("corrupt cache entry")
 type Options struct {
 	// Prefix of every Redis key; default DefaultPrefix.
 	Prefix string
+	// Keys, when set, sign every entry Put writes, and Get returns only
+	// entries signed with one of them (an error wrapping ErrSignature
+	// otherwise). nil: entries are neither signed nor checked.
+	Keys *Keyring
 }
 
 // DefaultPrefix versions the key layout.
@@ -27,6 +31,7 @@ const DefaultPrefix = "kfpargo:v1:"
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
+	keys   *Keyring
 }
 
 // New wraps a Redis client; it makes no request.
@@ -34,7 +39,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}
-	return &Store{rdb: rdb, prefix: opts.Prefix}
+	return &Store{rdb: rdb, prefix: opts.Prefix, keys: opts.Keys}
 }
 
 func (s *Store) entryKey(scope Scope, key string) string {
@@ -76,13 +81,24 @@ func (s *Store) Get(ctx context.Context, scope Scope, key string) (*Entry, error
 	if e.Key != key || e.Scope != scope {
 		return nil, fmt.Errorf("%w %s: stored as %s in %s", ErrCorrupt, key, e.Key, e.Scope)
 	}
+	if s.keys != nil {
+		if err := s.keys.Verify(e); err != nil {
+			return nil, fmt.Errorf("cache entry %s: %w", key, err)
+		}
+	}
 	return e, nil
 }
 
-// Put stores an entry for ttl, replacing any entry of the same key.
+// Put stores an entry for ttl, replacing any entry of the same key. With
+// Keys it signs the entry first (setting e.Signature).
 func (s *Store) Put(ctx context.Context, e *Entry, ttl time.Duration) error {
 	if ttl <= 0 {
 		return fmt.Errorf("put cache entry %s: the TTL must be positive, got %s", e.Key, ttl)
+	}
+	if s.keys != nil {
+		if err := s.keys.Sign(e); err != nil {
+			return fmt.Errorf("put cache entry %s: %w", e.Key, err)
+		}
 	}
 	b, err := e.Encode()
 	if err != nil {

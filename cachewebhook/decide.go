@@ -43,7 +43,8 @@ type Decision struct {
 	// VerifyFailed is set when an entry was found but its artifacts were
 	// gone or changed (the entry is deleted and the step runs).
 	VerifyFailed bool
-	// ErrorKind says what failed for an Error outcome: key, redis, s3.
+	// ErrorKind says what failed for an Error outcome: key, redis,
+	// signature (an entry not signed with the installation's key), s3.
 	ErrorKind string
 	Patch     []PatchOp
 }
@@ -139,6 +140,13 @@ func (d *Decider) Decide(ctx context.Context, namespace string, pod *corev1.Pod)
 		// launcher writes a good one.
 		_, _ = d.Cache.Delete(ctx, scope, key)
 		return d.annotated(pod, Decision{Outcome: Miss, Key: key, Reason: err.Error()})
+	}
+	if errors.Is(err, cachestore.ErrSignature) {
+		// Written by someone without the installation's key (or by a
+		// launcher not given it): never served, and left for the step's
+		// launcher to replace, so a misconfiguration does not make the
+		// webhook delete good entries.
+		return d.annotated(pod, Decision{Outcome: Error, ErrorKind: "signature", Key: key, Reason: err.Error()})
 	}
 	if err != nil {
 		return d.annotated(pod, Decision{Outcome: Error, ErrorKind: "redis", Key: key, Reason: "cache lookup: " + err.Error()})

@@ -256,3 +256,30 @@ func TestDecideNoAnnotationsMap(t *testing.T) {
 		t.Fatalf("%s: annotations %v", dec.Outcome, got.Annotations)
 	}
 }
+
+// A process that can write to Redis but does not hold the installation's
+// key cannot make a pod skip its work: its entry is never served.
+func TestDecideRefusesUnsignedEntries(t *testing.T) {
+	f := newFixture(t)
+	keys, err := cachestore.ParseKeyring(strings.Repeat("k", cachestore.MinKeyBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.d.Cache = cachestore.New(f.redis.Client, cachestore.Options{Keys: keys})
+	// f.cache has no key: what it writes is a forgery to the webhook.
+	forged := f.record(t, trainArgs("128"), time.Now())
+	dec := f.d.Decide(context.Background(), testNS, stepPodOf(trainArgs("128")...))
+	if dec.Outcome != Error || dec.ErrorKind != "signature" || dec.Key != forged.Key || !strings.Contains(dec.Reason, "not signed") {
+		t.Fatalf("forged entry: %s/%s (%s)", dec.Outcome, dec.ErrorKind, dec.Reason)
+	}
+	// Left in place for the step's launcher to overwrite.
+	if e, err := f.cache.Get(context.Background(), forged.Scope, forged.Key); e == nil || err != nil {
+		t.Errorf("the forged entry was deleted: %v %v", e, err)
+	}
+	// The launcher holds the key: its entry is served.
+	f.cache = f.d.Cache
+	f.record(t, trainArgs("128"), time.Now())
+	if dec := f.d.Decide(context.Background(), testNS, stepPodOf(trainArgs("128")...)); dec.Outcome != Hit {
+		t.Fatalf("signed entry: %s (%s)", dec.Outcome, dec.Reason)
+	}
+}

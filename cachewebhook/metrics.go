@@ -70,7 +70,7 @@ func (m *Metrics) VerifyFailure() {
 
 // Error counts a failure of the webhook itself, by kind: Serve's own
 // (bad_request, encode, panic, timeout, canceled, handler) or a handler's
-// (key, decode, redis, s3).
+// (key, decode, redis, signature, s3).
 func (m *Metrics) Error(kind string) {
 	if m != nil {
 		m.errors.WithLabelValues(kind).Inc()

@@ -25,6 +25,7 @@ type cachedStep struct {
 	env   stepEnv
 	cache *launcher.Cache
 	store *cachestore.Store
+	redis *servers.Redis
 	// runs counts the user command's executions, through a file outside
 	// every pod's filesystem.
 	counter string
@@ -34,7 +35,7 @@ func newCachedStep(t *testing.T) *cachedStep {
 	e := newStepEnv(t)
 	r := servers.StartRedis(t)
 	cs := cachestore.New(r.Client, cachestore.Options{})
-	return &cachedStep{env: e, store: cs, counter: filepath.Join(t.TempDir(), "runs"),
+	return &cachedStep{env: e, store: cs, redis: r, counter: filepath.Join(t.TempDir(), "runs"),
 		cache: &launcher.Cache{Store: cs, MaxTTL: time.Hour,
 			Claim: cachestore.ClaimOptions{LeaseTTL: time.Second, Poll: 20 * time.Millisecond, Wait: time.Minute}}}
 }
@@ -177,5 +178,39 @@ func TestCacheStoreDown(t *testing.T) {
 	r.Stop()
 	if code, out := c.run(t, c.args("run-1-a", "128", "true")); code != 0 || c.runs(t) != 1 || out["acc"] != "0.9" {
 		t.Fatalf("with Redis down: exit %d, %d runs, outputs %v", code, c.runs(t), out)
+	}
+}
+
+// With the installation's key, a launcher replays only entries signed with
+// it: one planted without the key is run over and replaced by a signed one.
+func TestCacheSignedEntries(t *testing.T) {
+	c := newCachedStep(t)
+	keys, err := cachestore.ParseKeyring(strings.Repeat("k", cachestore.MinKeyBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned := c.cache.Store
+	// A launcher without the key writes an entry the others must not use.
+	if code, _ := c.run(t, c.args("run-1-a", "128", "true")); code != 0 || c.runs(t) != 1 {
+		t.Fatalf("unsigned run: exit %d, %d runs", code, c.runs(t))
+	}
+	signed := *c.cache
+	signed.Store = cachestore.New(c.redis.Client, cachestore.Options{Keys: keys})
+	c.cache = &signed
+	if code, _ := c.run(t, c.args("run-2-b", "128", "true")); code != 0 || c.runs(t) != 2 {
+		t.Fatalf("over the unsigned entry: exit %d, %d runs (want the command run)", code, c.runs(t))
+	}
+	var e *cachestore.Entry
+	for got, err := range unsigned.Entries(context.Background(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		e = got
+	}
+	if e == nil || e.Source.Pod != "run-2-b" || keys.Verify(e) != nil {
+		t.Fatalf("the entry after the signed run: %+v", e)
+	}
+	if code, _ := c.run(t, c.args("run-3-c", "128", "true")); code != 0 || c.runs(t) != 2 {
+		t.Fatalf("signed entry: exit %d, %d runs (want a replay)", code, c.runs(t))
 	}
 }

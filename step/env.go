@@ -57,6 +57,10 @@ const (
 	// holds the key's lease (a Go duration; default 30m), after which it
 	// runs too.
 	EnvCacheWait = EnvRedisPrefix + "WAIT"
+	// EnvCacheHMACKey holds the installation's key(s) that sign entries
+	// (cachestore.ParseKeyring: "new old" during a rotation); a webhook
+	// given a key serves only entries signed with it.
+	EnvCacheHMACKey = EnvRedisPrefix + "HMAC_KEY"
 )
 
 // DefaultMaxCacheTTL is the operator's default cap on an entry's lifetime.

@@ -23,6 +23,7 @@ type Config struct {
 	certReload, timeout, grace       time.Duration
 	redisAddr, redisUsername         string
 	redisPasswordFile                string
+	hmacKeyFile                      string
 	redisDB                          int
 	s3Endpoint                       string
 	s3AccessKeyFile, s3SecretKeyFile string
@@ -98,6 +99,7 @@ func parseFlags(args []string, out io.Writer) (*Config, error) {
 	fs.StringVar(&c.redisUsername, "redis-username", "", "Redis ACL user (Redis 6+), if any")
 	fs.StringVar(&c.redisPasswordFile, "redis-password-file", "", "file holding the Redis password (a file, so the password is not in the process list); a file that does not exist means no password, as when the optional kfpargo-redis Secret is absent")
 	fs.IntVar(&c.redisDB, "redis-db", 0, "Redis database number")
+	fs.StringVar(&c.hmacKeyFile, "hmac-key-file", "", "file holding the installation's HMAC key(s) (the Secret kfpargo-cache-hmac, key HMAC_KEY; \"new old\" during a rotation): only entries signed with one of them are served, so whoever can write to Redis without the key cannot make a pod skip its work. The launchers get the same value as "+step.EnvCacheHMACKey+". Empty: entries are neither required nor checked to be signed")
 	fs.StringVar(&c.s3Endpoint, "s3-endpoint", "", "object store host:port, to verify cached artifacts and identify imported inputs; without it, entries with artifacts are not used")
 	fs.StringVar(&c.s3AccessKeyFile, "s3-access-key-file", "", "file holding the object store's access key")
 	fs.StringVar(&c.s3SecretKeyFile, "s3-secret-key-file", "", "file holding the object store's secret key")

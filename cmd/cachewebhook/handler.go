@@ -30,6 +30,20 @@ func newHandler(cfg Config, log *zap.Logger, m *cachewebhook.Metrics) (cachewebh
 	if err != nil {
 		return nil, nil, fmt.Errorf("--redis-password-file: %w", err)
 	}
+	var keys *cachestore.Keyring
+	if cfg.hmacKeyFile != "" {
+		// Unlike the password, a key named but missing is an error: serving
+		// unsigned entries is not a safe fallback.
+		text, err := readSecretFile(cfg.hmacKeyFile)
+		if err == nil {
+			keys, err = cachestore.ParseKeyring(text)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("--hmac-key-file: %w", err)
+		}
+	} else {
+		log.Warn("no --hmac-key-file: cache entries are not checked for a signature; anyone who can write to Redis can make pods skip their work")
+	}
 	var arts *artifact.Store
 	if cfg.s3Endpoint != "" {
 		access, err := readSecretFile(cfg.s3AccessKeyFile)
@@ -55,7 +69,7 @@ func newHandler(cfg Config, log *zap.Logger, m *cachewebhook.Metrics) (cachewebh
 		// half a second per admission against a Redis that is down.
 		DialerRetries: 1,
 	})
-	store := cachestore.New(rdb, cachestore.Options{})
+	store := cachestore.New(rdb, cachestore.Options{Keys: keys})
 	counter := &cachewebhook.Counter{Store: store}
 	cctx, stopCounter := context.WithCancel(context.Background())
 	counterDone := make(chan struct{})

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"github.com/kfpargo/kfpargo/cachestore"
 	"github.com/kfpargo/kfpargo/cachewebhook"
 	"github.com/kfpargo/kfpargo/test/servers"
 )
@@ -29,7 +30,7 @@ func TestHelpNamesEveryFlag(t *testing.T) {
 		t.Fatalf("--help exit %d", code)
 	}
 	for _, f := range []string{"listen", "probe-listen", "tls-cert-file", "tls-key-file", "cert-reload-interval", "timeout",
-		"shutdown-grace", "redis-addr", "redis-username", "redis-password-file", "redis-db", "s3-endpoint",
+		"shutdown-grace", "redis-addr", "redis-username", "redis-password-file", "hmac-key-file", "redis-db", "s3-endpoint",
 		"s3-access-key-file", "s3-secret-key-file", "s3-insecure", "s3-region", "launcher-image", "cache-scope",
 		"max-cache-ttl", "verify-cache-ttl", "self-signed-certs", "self-signed-secret", "self-signed-namespace", "self-signed-dns-names",
 		"self-signed-ips", "webhook-config", "ca-lifetime", "cert-lifetime", "cert-dir", "kubeconfig", "log-level", "version",
@@ -223,6 +224,47 @@ func TestRedisPasswordFile(t *testing.T) {
 		}
 		if release != nil {
 			release()
+		}
+	}
+}
+
+// A key file that is named but missing, empty or too short stops the
+// webhook (serving unsigned entries is no fallback); the error never
+// shows the file's content.
+func TestHMACKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := strings.Repeat("a", cachestore.MinKeyBytes)
+	for _, tc := range []struct {
+		file, err string
+	}{
+		{write("good", good+"\n"), ""},
+		{write("rotating", good+" "+strings.Repeat("b", cachestore.MinKeyBytes)+"\n"), ""},
+		{filepath.Join(dir, "absent"), "no such file"},
+		{write("empty", "\n"), "no HMAC key"},
+		{write("short", "s3cr3t-but-short\n"), "16 bytes, want at least 32"},
+	} {
+		cfg, err := parseFlags([]string{"--tls-cert-file=c", "--tls-key-file=k", "--redis-addr=127.0.0.1:1", "--hmac-key-file=" + tc.file}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, release, err := newHandler(*cfg, zap.NewNop(), cachewebhook.NewMetrics())
+		if release != nil {
+			release()
+		}
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.file, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "--hmac-key-file")):
+			t.Errorf("%s: error %v, want --hmac-key-file: ...%s", tc.file, err, tc.err)
+		case err != nil && strings.Contains(err.Error(), "s3cr3t"):
+			t.Errorf("the error shows the key: %v", err)
 		}
 	}
 }

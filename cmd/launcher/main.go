@@ -216,11 +216,18 @@ func cacheFromEnv() (*launcher.Cache, func(), error) {
 	default:
 		return nil, func() {}, fmt.Errorf("%s=%q: want namespace or cluster", step.EnvCacheScope, v)
 	}
+	var keys *cachestore.Keyring
+	if v := os.Getenv(step.EnvCacheHMACKey); v != "" {
+		// An unusable key must not mean unsigned entries: no cache.
+		if keys, err = cachestore.ParseKeyring(v); err != nil {
+			return nil, func() {}, fmt.Errorf("%s: %w", step.EnvCacheHMACKey, err)
+		}
+	}
 	rdb := redis.NewClient(&redis.Options{
 		Addr: addr, Username: os.Getenv(step.EnvRedisUsername), Password: os.Getenv(step.EnvRedisPassword), DB: db,
 		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
 	})
-	c := &launcher.Cache{Store: cachestore.New(rdb, cachestore.Options{}), ClusterScope: cluster, MaxTTL: ttl, Claim: claim}
+	c := &launcher.Cache{Store: cachestore.New(rdb, cachestore.Options{Keys: keys}), ClusterScope: cluster, MaxTTL: ttl, Claim: claim}
 	return c, func() { _ = rdb.Close() }, nil
 }
 

@@ -1,0 +1,103 @@
+package cachestore
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrSignature is wrapped by Get for an entry whose signature is missing
+// or made with none of the installation's keys: whoever wrote it could
+// write to Redis but did not hold the key, so it is never served.
+var ErrSignature = errors.New("cache entry signature does not verify")
+
+// MinKeyBytes is the shortest HMAC key accepted. kfpargo install makes
+// keys of 64 hex digits (32 random bytes).
+const MinKeyBytes = 32
+
+// signatureDomain separates entry MACs from any other use of the key.
+const signatureDomain = "kfpargo cache entry v1\n"
+
+// Keyring holds an installation's HMAC keys. The first signs; any of them
+// verifies, so a new key can roll out while entries signed with the old
+// one are still served.
+type Keyring struct {
+	keys [][]byte
+}
+
+// ParseKeyring reads keys separated by white space or commas, as they are
+// in the HMAC_KEY value of a Secret (one key, or "new old" during a
+// rotation). Errors name the key by position, never by value.
+func ParseKeyring(text string) (*Keyring, error) {
+	fields := strings.FieldsFunc(text, func(r rune) bool {
+		return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
+	})
+	if len(fields) == 0 {
+		return nil, errors.New("no HMAC key")
+	}
+	k := &Keyring{}
+	for i, f := range fields {
+		if len(f) < MinKeyBytes {
+			return nil, fmt.Errorf("HMAC key %d of %d: %d bytes, want at least %d", i+1, len(fields), len(f), MinKeyBytes)
+		}
+		k.keys = append(k.keys, []byte(f))
+	}
+	return k, nil
+}
+
+// String and GoString keep the keys out of logs and error messages.
+func (k *Keyring) String() string   { return fmt.Sprintf("Keyring{%d keys}", len(k.keys)) }
+func (k *Keyring) GoString() string { return k.String() }
+
+// mac is the HMAC-SHA256 of the entry's canonical encoding: its JSON with
+// the signature left out. encoding/json writes struct fields in order and
+// map keys sorted, so the encoder and a verifier that decoded the entry
+// produce the same bytes.
+func mac(key []byte, e *Entry) ([]byte, error) {
+	unsigned := *e
+	unsigned.Signature = ""
+	b, err := json.Marshal(&unsigned)
+	if err != nil {
+		return nil, fmt.Errorf("encode cache entry for its signature: %w", err)
+	}
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(signatureDomain))
+	h.Write(b)
+	return h.Sum(nil), nil
+}
+
+// Sign sets e.Signature with the first key.
+func (k *Keyring) Sign(e *Entry) error {
+	m, err := mac(k.keys[0], e)
+	if err != nil {
+		return err
+	}
+	e.Signature = hex.EncodeToString(m)
+	return nil
+}
+
+// Verify checks e.Signature against every key; the error wraps
+// ErrSignature.
+func (k *Keyring) Verify(e *Entry) error {
+	if e.Signature == "" {
+		return fmt.Errorf("%w: the entry is not signed", ErrSignature)
+	}
+	got, err := hex.DecodeString(e.Signature)
+	if err != nil {
+		return fmt.Errorf("%w: the signature is not hex", ErrSignature)
+	}
+	for _, key := range k.keys {
+		want, err := mac(key, e)
+		if err != nil {
+			return err
+		}
+		if hmac.Equal(got, want) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: made with none of the %d keys", ErrSignature, len(k.keys))
+}
