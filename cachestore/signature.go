@@ -49,6 +49,43 @@ func ParseKeyring(text string) (*Keyring, error) {
 	return k, nil
 }
 
+// scopeDomain separates scope keys from entry MACs.
+const scopeDomain = "kfpargo cache scope key v1\n"
+
+// forScope derives the keys of one scope: HMAC-SHA256(key, scope) of each
+// key, as hex text like an installation's key. A namespace's launchers
+// hold only their scope's keys, so whoever reads one namespace's Secret
+// can sign entries for that namespace and no other.
+func (k *Keyring) forScope(scope Scope) *Keyring {
+	out := &Keyring{keys: make([][]byte, len(k.keys))}
+	for i, key := range k.keys {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(scopeDomain))
+		h.Write([]byte(scope))
+		out.keys[i] = []byte(hex.EncodeToString(h.Sum(nil)))
+	}
+	return out
+}
+
+// ScopeKeys derives from an installation's keys (ParseKeyring's text) the
+// keys of one scope, as text for HMAC_KEY in the Secret of the launchers
+// that write that scope's entries.
+func ScopeKeys(text string, scope Scope) (string, error) {
+	k, err := ParseKeyring(text)
+	if err != nil {
+		return "", err
+	}
+	if err := scope.Validate(); err != nil {
+		return "", err
+	}
+	d := k.forScope(scope)
+	parts := make([]string, len(d.keys))
+	for i, key := range d.keys {
+		parts[i] = string(key)
+	}
+	return strings.Join(parts, " "), nil
+}
+
 // String and GoString keep the keys out of logs and error messages.
 func (k *Keyring) String() string   { return fmt.Sprintf("Keyring{%d keys}", len(k.keys)) }
 func (k *Keyring) GoString() string { return k.String() }

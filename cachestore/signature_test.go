@@ -181,3 +181,46 @@ func TestStoreRefusesForgedEntries(t *testing.T) {
 		t.Errorf("signed entry: %v, %v", e, err)
 	}
 }
+
+// Each namespace's launchers hold keys derived for their scope: they sign
+// what the webhook (holding the installation's keys) accepts in that
+// scope, and nothing it accepts in another.
+func TestScopeKeys(t *testing.T) {
+	_, r := newStore(t)
+	ctx := context.Background()
+	a, b := cachestore.NamespaceScope("team-a"), cachestore.NamespaceScope("team-b")
+	webhook := cachestore.New(r.Client, cachestore.Options{Keys: keyring(t, keyA+" "+keyB), PerScope: true})
+	launcherOf := func(scope cachestore.Scope, installed string) *cachestore.Store {
+		text, err := cachestore.ScopeKeys(installed, scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(text, keyA) || strings.Contains(text, keyB) || len(text) != 64*len(strings.Fields(installed)) {
+			t.Fatalf("scope keys %d bytes, or the installation's keys in them", len(text))
+		}
+		return cachestore.New(r.Client, cachestore.Options{Keys: keyring(t, text)})
+	}
+	if err := launcherOf(a, keyA).Put(ctx, entry(a, keyN(1)), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := webhook.Get(ctx, a, keyN(1)); err != nil || e == nil {
+		t.Errorf("team-a's entry in team-a: %v %v", e, err)
+	}
+	// team-b's launchers, holding team-b's key, forge an entry for team-a.
+	if err := launcherOf(b, keyA).Put(ctx, entry(a, keyN(2)), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := webhook.Get(ctx, a, keyN(2)); e != nil || !errors.Is(err, cachestore.ErrSignature) {
+		t.Errorf("team-b's key signed an entry team-a is served: %v %v", e, err)
+	}
+	// The second installed key (rotation) derives keys too.
+	if err := launcherOf(a, keyB).Put(ctx, entry(a, keyN(3)), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := webhook.Get(ctx, a, keyN(3)); err != nil || e == nil {
+		t.Errorf("an entry of the second key: %v %v", e, err)
+	}
+	if _, err := cachestore.ScopeKeys(keyA, "team-a"); err == nil {
+		t.Error("a scope that is not a scope")
+	}
+}

@@ -22,6 +22,10 @@ type Options struct {
 	// entries signed with one of them (an error wrapping ErrSignature
 	// otherwise). nil: entries are neither signed nor checked.
 	Keys *Keyring
+	// PerScope: Keys are the installation's, and each scope's entries are
+	// signed and checked with that scope's keys (ScopeKeys), which are
+	// what its launchers hold. The webhook's store; a launcher's is not.
+	PerScope bool
 }
 
 // DefaultPrefix versions the key layout.
@@ -32,6 +36,8 @@ type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
 	keys   *Keyring
+	// perScope derives each scope's keys from keys (Options.PerScope).
+	perScope bool
 }
 
 // New wraps a Redis client; it makes no request.
@@ -39,7 +45,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}
-	return &Store{rdb: rdb, prefix: opts.Prefix, keys: opts.Keys}
+	return &Store{rdb: rdb, prefix: opts.Prefix, keys: opts.Keys, perScope: opts.PerScope}
 }
 
 func (s *Store) entryKey(scope Scope, key string) string {
@@ -62,6 +68,14 @@ func checkKey(scope Scope, key string) error {
 	return nil
 }
 
+// keysOf are the keys that sign and check a scope's entries; nil: none.
+func (s *Store) keysOf(scope Scope) *Keyring {
+	if s.keys == nil || !s.perScope {
+		return s.keys
+	}
+	return s.keys.forScope(scope)
+}
+
 // Get returns the entry, or nil without error when there is none.
 func (s *Store) Get(ctx context.Context, scope Scope, key string) (*Entry, error) {
 	if err := checkKey(scope, key); err != nil {
@@ -81,8 +95,8 @@ func (s *Store) Get(ctx context.Context, scope Scope, key string) (*Entry, error
 	if e.Key != key || e.Scope != scope {
 		return nil, fmt.Errorf("%w %s: stored as %s in %s", ErrCorrupt, key, e.Key, e.Scope)
 	}
-	if s.keys != nil {
-		if err := s.keys.Verify(e); err != nil {
+	if keys := s.keysOf(scope); keys != nil {
+		if err := keys.Verify(e); err != nil {
 			return nil, fmt.Errorf("cache entry %s: %w", key, err)
 		}
 	}
@@ -95,8 +109,8 @@ func (s *Store) Put(ctx context.Context, e *Entry, ttl time.Duration) error {
 	if ttl <= 0 {
 		return fmt.Errorf("put cache entry %s: the TTL must be positive, got %s", e.Key, ttl)
 	}
-	if s.keys != nil {
-		if err := s.keys.Sign(e); err != nil {
+	if keys := s.keysOf(e.Scope); keys != nil {
+		if err := keys.Sign(e); err != nil {
 			return fmt.Errorf("put cache entry %s: %w", e.Key, err)
 		}
 	}

@@ -261,11 +261,12 @@ func TestDecideNoAnnotationsMap(t *testing.T) {
 // key cannot make a pod skip its work: its entry is never served.
 func TestDecideRefusesUnsignedEntries(t *testing.T) {
 	f := newFixture(t)
-	keys, err := cachestore.ParseKeyring(strings.Repeat("k", cachestore.MinKeyBytes))
+	installed := strings.Repeat("k", cachestore.MinKeyBytes)
+	keys, err := cachestore.ParseKeyring(installed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.d.Cache = cachestore.New(f.redis.Client, cachestore.Options{Keys: keys})
+	f.d.Cache = cachestore.New(f.redis.Client, cachestore.Options{Keys: keys, PerScope: true})
 	// f.cache has no key: what it writes is a forgery to the webhook.
 	forged := f.record(t, trainArgs("128"), time.Now())
 	dec := f.d.Decide(context.Background(), testNS, stepPodOf(trainArgs("128")...))
@@ -276,8 +277,16 @@ func TestDecideRefusesUnsignedEntries(t *testing.T) {
 	if e, err := f.cache.Get(context.Background(), forged.Scope, forged.Key); e == nil || err != nil {
 		t.Errorf("the forged entry was deleted: %v %v", e, err)
 	}
-	// The launcher holds the key: its entry is served.
-	f.cache = f.d.Cache
+	// The launcher holds its namespace's key: its entry is served.
+	scopeKeys, err := cachestore.ScopeKeys(installed, cachestore.NamespaceScope(testNS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	launcherKeys, err := cachestore.ParseKeyring(scopeKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cache = cachestore.New(f.redis.Client, cachestore.Options{Keys: launcherKeys})
 	f.record(t, trainArgs("128"), time.Now())
 	if dec := f.d.Decide(context.Background(), testNS, stepPodOf(trainArgs("128")...)); dec.Outcome != Hit {
 		t.Fatalf("signed entry: %s (%s)", dec.Outcome, dec.Reason)

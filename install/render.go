@@ -1,7 +1,9 @@
 package install
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kfpargo/kfpargo/cachestore"
 	"github.com/kfpargo/kfpargo/manifests"
 	"github.com/kfpargo/kfpargo/step"
 	"github.com/kfpargo/kfpargo/version"
@@ -49,6 +52,14 @@ const (
 	// namespace needs (and the webhook reads in SystemNamespace).
 	S3SecretName    = "kfpargo-s3"
 	RedisSecretName = "kfpargo-redis"
+	// SigningKeySecretName holds the installation's cache signing key
+	// under SigningKeyField; the webhook mounts it, and the workflow
+	// namespaces' kfpargo-redis Secrets carry a copy under the same key.
+	SigningKeySecretName = "kfpargo-cache-hmac"
+	SigningKeyField      = "HMAC_KEY"
+	// SigningKeyAnnotation on the webhook's pod template is a digest of
+	// the key, so that installing a new key restarts the webhook.
+	SigningKeyAnnotation = "kfpargo.io/signing-key-sha256"
 	// PartOfLabel=PartOfValue marks every object an installation renders.
 	PartOfLabel = "app.kubernetes.io/part-of"
 	PartOfValue = "kfpargo"
@@ -85,6 +96,13 @@ type Options struct {
 	// brings its own servers.
 	S3    *S3
 	Redis *Redis
+	// SigningKey signs cache entries (cachestore.ParseKeyring): rendered
+	// into the SigningKeySecretName Secret, and the keys derived from it
+	// for each namespace's scope (cachestore.ScopeKeys) into every
+	// kfpargo-redis Secret Render writes. "" renders neither; the webhook does not start
+	// until the Secret exists. NewSigningKey makes one; an upgrade must
+	// keep the installed one, or entries signed with it stop being served.
+	SigningKey string
 }
 
 // S3 is the object store the launchers and the webhook use.
@@ -199,6 +217,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Redis != nil && o.Redis.Addr == "" {
 		return o, optionErr("Redis.Addr", "required with cache store settings")
 	}
+	if o.SigningKey != "" {
+		if _, err := cachestore.ParseKeyring(o.SigningKey); err != nil {
+			return o, optionErr("SigningKey", "%v", err)
+		}
+	}
 	return o, nil
 }
 
@@ -262,6 +285,19 @@ images:
 			}
 		}
 	}
+	if o.SigningKey != "" {
+		objs = append(objs, secret(SystemNamespace, SigningKeySecretName, map[string]string{SigningKeyField: o.SigningKey}))
+		// The webhook reads the key when it starts: a new key changes the
+		// pod template, which rolls the replicas.
+		d := find(objs, "Deployment", SystemNamespace, webhookDeployment)
+		if d == nil {
+			return nil, fmt.Errorf("overlay %s: no Deployment %s/%s", o.Overlay, SystemNamespace, webhookDeployment)
+		}
+		sum := sha256.Sum256([]byte(o.SigningKey))
+		if err := unstructured.SetNestedField(d.Object, hex.EncodeToString(sum[:8]), "spec", "template", "metadata", "annotations", SigningKeyAnnotation); err != nil {
+			return nil, err
+		}
+	}
 	for _, ns := range o.ArgoNamespaces {
 		argo := fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -278,7 +314,7 @@ resources:
 				objs = append(objs, obj)
 				continue
 			}
-			data, ok, err := argoSecretData(obj.GetName(), s3, redis, cm)
+			data, ok, err := argoSecretData(ns, obj.GetName(), s3, redis, cm, o.SigningKey)
 			if err != nil {
 				return nil, err
 			}
@@ -328,7 +364,7 @@ func Kustomize(dir string) ([]*unstructured.Unstructured, error) {
 
 // argoSecretData is what a workflow namespace's Secret of the manifests
 // holds; false when the values are the operator's to provide.
-func argoSecretData(name string, s3 *S3, redis *Redis, cm *unstructured.Unstructured) (map[string]string, bool, error) {
+func argoSecretData(namespace, name string, s3 *S3, redis *Redis, cm *unstructured.Unstructured, signingKey string) (map[string]string, bool, error) {
 	switch name {
 	case S3SecretName:
 		if s3 == nil || s3.AccessKey == "" {
@@ -346,6 +382,19 @@ func argoSecretData(name string, s3 *S3, redis *Redis, cm *unstructured.Unstruct
 		d := map[string]string{"ADDR": redis.Addr, "SCOPE": scope, "MAX_TTL": ttl}
 		if redis.Password != "" {
 			d["PASSWORD"] = redis.Password
+		}
+		if signingKey != "" {
+			// The namespace's launchers get their scope's keys only: with
+			// them, no other namespace's entries can be signed.
+			cs := cachestore.NamespaceScope(namespace)
+			if scope == "cluster" {
+				cs = cachestore.ClusterScope
+			}
+			keys, err := cachestore.ScopeKeys(signingKey, cs)
+			if err != nil {
+				return nil, false, fmt.Errorf("%s: %w", SigningKeyField, err)
+			}
+			d[SigningKeyField] = keys
 		}
 		return d, true, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kfpargo/kfpargo/cachestore"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -385,5 +386,38 @@ func TestKustomize(t *testing.T) {
 				t.Errorf("no %s in %v", tc.want, names(objs))
 			}
 		})
+	}
+}
+
+func TestRenderSigningKey(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	objs := mustRender(t, Options{ArgoNamespaces: []string{"team-a"}, Redis: &Redis{Addr: "redis.example:6379"}, SigningKey: key})
+	if got := secretValues(t, objs, SystemNamespace, SigningKeySecretName); got[SigningKeyField] != key || len(got) != 1 {
+		t.Errorf("the webhook's key Secret holds %d values, the key: %v", len(got), got[SigningKeyField] == key)
+	}
+	want, err := cachestore.ScopeKeys(key, cachestore.NamespaceScope("team-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := secretValues(t, objs, "team-a", RedisSecretName); got[SigningKeyField] != want {
+		t.Error("the workflow namespace's kfpargo-redis lacks its scope's key")
+	}
+	// Another key restarts the webhook (its pod template changes).
+	digest := func(objs []*unstructured.Unstructured) string {
+		v, _, _ := unstructured.NestedString(find(objs, "Deployment", SystemNamespace, webhookDeployment).Object, "spec", "template", "metadata", "annotations", SigningKeyAnnotation)
+		return v
+	}
+	other := mustRender(t, Options{SigningKey: strings.Repeat("cd", 32)})
+	if d := digest(objs); len(d) != 16 || d == digest(other) || strings.Contains(key, d) {
+		t.Errorf("pod template digests %q and %q", d, digest(other))
+	}
+	// Without a key nothing is rendered: the webhook waits for the Secret.
+	if o := find(mustRender(t, Options{}), "Secret", SystemNamespace, SigningKeySecretName); o != nil {
+		t.Error("a key Secret without a key")
+	}
+	_, err = Render(Options{SigningKey: "too-short-to-sign"})
+	var oe *OptionError
+	if !errors.As(err, &oe) || oe.Field != "SigningKey" || strings.Contains(err.Error(), "too-short") {
+		t.Errorf("short key: %v", err)
 	}
 }

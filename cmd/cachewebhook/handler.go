@@ -69,7 +69,8 @@ func newHandler(cfg Config, log *zap.Logger, m *cachewebhook.Metrics) (cachewebh
 		// half a second per admission against a Redis that is down.
 		DialerRetries: 1,
 	})
-	store := cachestore.New(rdb, cachestore.Options{Keys: keys})
+	// The launchers hold keys derived for their scope (install.Render).
+	store := cachestore.New(rdb, cachestore.Options{Keys: keys, PerScope: true})
 	counter := &cachewebhook.Counter{Store: store}
 	cctx, stopCounter := context.WithCancel(context.Background())
 	counterDone := make(chan struct{})

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kfpargo/kfpargo/cachestore"
 	"github.com/kfpargo/kfpargo/install"
 	"github.com/kfpargo/kfpargo/version"
 )
@@ -62,6 +63,7 @@ type installFlags struct {
 	s3Endpoint, s3AccessKeyFile, s3SecretKeyFile string
 	s3Insecure                                   bool
 	redisAddr, redisPasswordFile                 string
+	signingKeyFile                               string
 }
 
 // optionFlags names the flag behind an install.Options field.
@@ -74,6 +76,7 @@ var optionFlags = map[string]string{
 	"S3.Endpoint":    "--s3-endpoint",
 	"S3.AccessKey":   "--s3-access-key-file/--s3-secret-key-file",
 	"Redis.Addr":     "--redis-addr",
+	"SigningKey":     "--signing-key-file",
 }
 
 // flagError turns Render's OptionError into a usage error naming the flag.
@@ -143,6 +146,11 @@ func (f *installFlags) options(cmd *cobra.Command) (install.Options, error) {
 			}
 		}
 	}
+	if f.signingKeyFile != "" {
+		if o.SigningKey, err = readSecretFile("--signing-key-file", f.signingKeyFile); err != nil {
+			return o, err
+		}
+	}
 	return o, nil
 }
 
@@ -170,6 +178,12 @@ Object store and cache: with --overlay dev, nothing to give. Otherwise either gi
 install writes the Secrets into kfpargo-system and every workflow namespace; or create the
 kfpargo-s3 and kfpargo-redis Secrets yourself (docs/install.md lists their keys): install never
 writes a Secret whose values it does not know, and warns about Secrets that are missing.
+
+Cache signing key: the webhook serves only cache entries signed with the installation's key
+(Secret kfpargo-cache-hmac in kfpargo-system, copied as HMAC_KEY into the kfpargo-redis Secrets
+install writes). The first install makes one and later installs keep it; --signing-key-file
+installs a given one ("new old" during a rotation, docs/install.md). --dry-run prints a new key
+unless --signing-key-file is given.
 
 Exit codes: 0 installed (and ready, with --wait); 1 the cluster could not be reached, rejected an
 object, or the installation did not become ready in time; 2 invalid flags.`,
@@ -211,6 +225,7 @@ object, or the installation did not become ready in time; 2 invalid flags.`,
 	fl.StringVar(&f.s3SecretKeyFile, "s3-secret-key-file", "", "file holding the object store's secret key")
 	fl.StringVar(&f.redisAddr, "redis-addr", "", "Redis host:port holding the cache, for the webhook and the steps")
 	fl.StringVar(&f.redisPasswordFile, "redis-password-file", "", "file holding the Redis password, if it has one")
+	fl.StringVar(&f.signingKeyFile, "signing-key-file", "", "file holding the cache signing key to install (at least 32 characters; 'new old' while rotating to a new key); default: keep the installed key, or make one")
 	f.cluster.add(cmd)
 	return cmd
 }
@@ -232,6 +247,12 @@ func runInstall(cmd *cobra.Command, f *installFlags) error {
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if f.dryRun == "client" {
+		if opts.SigningKey == "" {
+			fmt.Fprintf(stderr, "note: the output holds a new cache signing key (Secret %s/%s); applying it over an installation replaces that installation's key, and the entries signed with the old one are no longer served (--signing-key-file keeps a key)\n", install.SystemNamespace, install.SigningKeySecretName)
+		}
+		if objs, err = renderWithKey(&opts, opts.SigningKey); err != nil {
+			return err
+		}
 		byoNotes(stderr, opts, objs)
 		return printObjects(stdout, objs, orDefault(f.output, "yaml"))
 	}
@@ -244,6 +265,20 @@ func runInstall(cmd *cobra.Command, f *installFlags) error {
 	start := time.Now()
 	c, cfg, err := f.cluster.connect(ctx, progress)
 	if err != nil {
+		return err
+	}
+	// An upgrade keeps the installed key: a new one would orphan every
+	// entry signed so far.
+	key := opts.SigningKey
+	if key == "" {
+		if key, err = c.SigningKey(ctx); err != nil {
+			return err
+		}
+	}
+	if key == "" {
+		fmt.Fprintf(progress, "making a cache signing key (Secret %s/%s)\n", install.SystemNamespace, install.SigningKeySecretName)
+	}
+	if objs, err = renderWithKey(&opts, key); err != nil {
 		return err
 	}
 	if err := preflight(ctx, c, cfg, opts, objs, progress); err != nil {
@@ -288,6 +323,40 @@ func runInstall(cmd *cobra.Command, f *installFlags) error {
 	}
 	fmt.Fprintf(progress, "kfpargo installed and ready (%s) in %s\n", what, time.Since(start).Round(time.Second))
 	return nil
+}
+
+// holdsScopeKey: a namespace's launchers sign with the first key of have,
+// which must be one the webhook derives from the installed keys for the
+// namespace's scope (or the cluster's).
+func holdsScopeKey(have, installed, namespace string) bool {
+	h := strings.Fields(strings.ReplaceAll(have, ",", " "))
+	if len(h) == 0 {
+		return false
+	}
+	for _, scope := range []cachestore.Scope{cachestore.NamespaceScope(namespace), cachestore.ClusterScope} {
+		keys, err := cachestore.ScopeKeys(installed, scope)
+		if err == nil && slices.Contains(strings.Fields(keys), h[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+// renderWithKey renders with the given signing key, or a new one, which
+// it records in opts.
+func renderWithKey(opts *install.Options, key string) ([]*unstructured.Unstructured, error) {
+	if key == "" {
+		var err error
+		if key, err = install.NewSigningKey(); err != nil {
+			return nil, err
+		}
+	}
+	opts.SigningKey = key
+	objs, err := install.Render(*opts)
+	if err != nil {
+		return nil, flagError(err)
+	}
+	return objs, nil
 }
 
 func orDefault(v, def string) string {
@@ -338,7 +407,7 @@ func expectedSecrets(opts install.Options) map[string]string {
 	}
 	for _, ns := range opts.ArgoNamespaces {
 		out[ns+"/"+install.S3SecretName] = "steps with artifacts fail without it (keys ENDPOINT, ACCESS_KEY, SECRET_KEY, INSECURE)"
-		out[ns+"/"+install.RedisSecretName] = "steps run without caching without it (keys ADDR, SCOPE, MAX_TTL, optional PASSWORD)"
+		out[ns+"/"+install.RedisSecretName] = "steps run without caching without it (keys ADDR, SCOPE, MAX_TTL, HMAC_KEY as in Secret " + install.SystemNamespace + "/" + install.SigningKeySecretName + ", optional PASSWORD)"
 	}
 	return out
 }
@@ -386,12 +455,17 @@ func preflight(ctx context.Context, c *install.Client, cfg *rest.Config, opts in
 	}
 	for _, ref := range missingSecrets(opts, objs) {
 		ns, name, _ := strings.Cut(ref, "/")
-		_, err := kc.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		sec, err := kc.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			fmt.Fprintf(progress, "warning: Secret %s does not exist and no settings were given for it: %s (docs/install.md, \"Object store and cache\")\n", ref, expectedSecrets(opts)[ref])
 		case err != nil:
 			return fmt.Errorf("Secret %s: %w", ref, err)
+		case name == install.RedisSecretName && !holdsScopeKey(string(sec.Data[install.SigningKeyField]), opts.SigningKey, ns):
+			// Its launchers would sign with another key (or none): the
+			// webhook would serve none of their entries.
+			fmt.Fprintf(progress, "warning: Secret %s: %s is not the installation's signing key (Secret %s/%s): the webhook will serve none of the entries its steps write; copy the key there\n",
+				ref, install.SigningKeyField, install.SystemNamespace, install.SigningKeySecretName)
 		}
 	}
 	return nil

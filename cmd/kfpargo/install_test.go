@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kfpargo/kfpargo/cachestore"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
@@ -150,6 +151,51 @@ func TestInstallSecretsFromFiles(t *testing.T) {
 	}
 }
 
+// Printed manifests carry a fresh signing key, in the webhook's Secret and
+// in the workflow namespaces' kfpargo-redis, and say so.
+func TestInstallPrintsSigningKey(t *testing.T) {
+	keyOf := func() string {
+		code, out, errs := runCLI(t, "", "install", "--dry-run", "--overlay", "dev", "--argo-namespace", "team-a")
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		if !strings.Contains(errs, "note: the output holds a new cache signing key") {
+			t.Errorf("no note about the key: %s", errs)
+		}
+		objs := decodeStream(t, out)
+		value := func(ns, name string) string {
+			o := findObj(objs, "Secret", ns, name)
+			if o == nil {
+				t.Fatalf("no Secret %s/%s", ns, name)
+			}
+			v, _, _ := unstructured.NestedString(o.Object, "data", "HMAC_KEY")
+			b, _ := base64.StdEncoding.DecodeString(v)
+			return string(b)
+		}
+		key := value("kfpargo-system", "kfpargo-cache-hmac")
+		if _, err := cachestore.ParseKeyring(key); err != nil || len(key) != 64 {
+			t.Fatalf("signing key %d bytes: %v", len(key), err)
+		}
+		if want, _ := cachestore.ScopeKeys(key, cachestore.NamespaceScope("team-a")); value("team-a", "kfpargo-redis") != want {
+			t.Errorf("the workflow namespace's key is not its scope's")
+		}
+		return key
+	}
+	if keyOf() == keyOf() {
+		t.Error("two renderings printed the same key")
+	}
+	// A given key is the one installed, and no note is printed.
+	key := strings.Repeat("0123456789abcdef", 4)
+	code, out, errs := runCLI(t, "", "install", "--dry-run", "--signing-key-file", writeFile(t, "key", key+"\n"))
+	if code != exitOK || strings.Contains(errs, "new cache signing key") || strings.Contains(errs, key) {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	o := findObj(decodeStream(t, out), "Secret", "kfpargo-system", "kfpargo-cache-hmac")
+	if v, _, _ := unstructured.NestedString(o.Object, "data", "HMAC_KEY"); v != base64.StdEncoding.EncodeToString([]byte(key)) {
+		t.Errorf("installed key %q", v)
+	}
+}
+
 func TestInstallErrors(t *testing.T) {
 	unreachable := writeFile(t, "kubeconfig", `apiVersion: v1
 kind: Config
@@ -161,6 +207,7 @@ current-context: ctx
 	empty := writeFile(t, "empty", "")
 	ak := writeFile(t, "ak", "a")
 	emptyKey := writeFile(t, "ek", "\n")
+	shortSigningKey := writeFile(t, "sk", "s3cr3t-but-short")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -169,6 +216,8 @@ current-context: ctx
 	}{
 		{"unknown overlay", []string{"install", "--overlay", "prod"}, exitInvalid,
 			[]string{`--overlay: unknown overlay "prod" (valid: self-signed, cert-manager, dev)`}},
+		{"short signing key", []string{"install", "--dry-run", "--signing-key-file", shortSigningKey}, exitInvalid,
+			[]string{"--signing-key-file: HMAC key 1 of 1: 16 bytes, want at least 32"}},
 		{"dry-run value", []string{"install", "--dry-run=maybe"}, exitInvalid, []string{`--dry-run "maybe": want none, client or server`}},
 		{"output", []string{"install", "--dry-run", "-o", "toml"}, exitInvalid, []string{`-o "toml": want yaml or json`}},
 		{"namespace name", []string{"install", "--dry-run", "--argo-namespace", "Team_A"}, exitInvalid, []string{`--argo-namespace: "Team_A" is not a namespace name`}},

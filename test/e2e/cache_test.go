@@ -328,6 +328,76 @@ func TestCacheFailedStepAndTTL(t *testing.T) {
 	}
 }
 
+// TestCacheForgedEntry: whoever can write to Redis but does not hold the
+// installation's signing key cannot make a pod skip its work. The entries
+// of a run are replaced by forgeries (unsigned, or signed with another
+// key); the next run runs every step, the webhook counts the refusals, and
+// the launchers' new, signed entries serve the run after.
+func TestCacheForgedEntry(t *testing.T) {
+	tg := cacheStack(t)
+	tag := uniqueTag(t)
+	ctx := context.Background()
+	first := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
+	mustSucceed(t, first)
+
+	rdb := redis.NewClient(&redis.Options{Addr: dev.RedisAddr})
+	defer rdb.Close()
+	unsigned := cachestore.New(rdb, cachestore.Options{})
+	otherKey, err := cachestore.ParseKeyring(strings.Repeat("f", 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgers := []*cachestore.Store{unsigned, cachestore.New(rdb, cachestore.Options{Keys: otherKey})}
+	var genuine []*cachestore.Entry
+	for e, err := range unsigned.Entries(ctx, cachestore.NamespaceScope(tg.Namespace)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Source.Workflow == first.Workflow.Name {
+			genuine = append(genuine, e)
+		}
+	}
+	if len(genuine) != 2 {
+		t.Fatalf("%d entries of the first run, want 2 (consume and check)", len(genuine))
+	}
+	for i, e := range genuine {
+		if e.Signature == "" {
+			t.Errorf("the entry of %s is not signed", e.Source.Task)
+		}
+		// Same key, outputs of the forger's choosing.
+		e.Source.Workflow, e.Signature = "forged", ""
+		for name := range e.Params {
+			e.Params[name] = "forged"
+		}
+		if err := forgers[i%2].Put(ctx, e, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := webhookMetric(t, `kfpargo_cachewebhook_errors_total{kind="signature"}`)
+	second := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
+	mustSucceed(t, second)
+	// Both cached steps run again: the webhook refuses consume's forgery
+	// and the launchers refuse both.
+	for _, task := range []string{"consume", "check"} {
+		if n, d := ran(t, tag, task), decisions(second)[task]; n != 2 || d == "hit" {
+			t.Errorf("over a forged entry, %s ran %d times (decision %q); want 2, not a hit", task, n, d)
+		}
+	}
+	if got := webhookMetric(t, `kfpargo_cachewebhook_errors_total{kind="signature"}`) - before; got < 1 {
+		t.Errorf("errors_total{kind=\"signature\"} rose by %v, want 1 or more", got)
+	}
+	third := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
+	mustSucceed(t, third)
+	for _, task := range []string{"consume", "check"} {
+		if n := ran(t, tag, task); n != 2 {
+			t.Errorf("after the forgeries were replaced, %s ran %d times; want 2 (served from the new entry)", task, n)
+		}
+	}
+	if d := decisions(third)["consume"]; d != "hit" {
+		t.Errorf("after the forgeries were replaced, consume's decision %q, want hit", d)
+	}
+}
+
 // TestCacheRedisDown: Redis stops during a run; every pod is admitted, the
 // run succeeds uncached, and the webhook counts the errors.
 func TestCacheRedisDown(t *testing.T) {

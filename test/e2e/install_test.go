@@ -201,8 +201,11 @@ func TestInstallUninstall(t *testing.T) {
 	if strings.Contains(out, stack.S3SecretKey) {
 		t.Error("install printed the secret key")
 	}
+	// Any signing key renders the key's Secret, which a second install
+	// must leave unchanged: an upgrade keeps the installed key.
 	objs, err := install.Render(install.Options{Overlay: install.OverlaySelfSigned, ArgoNamespaces: []string{wf},
-		S3: &install.S3{Endpoint: stack.S3Endpoint, AccessKey: "x", SecretKey: "x"}, Redis: &install.Redis{Addr: stack.RedisAddr}})
+		S3: &install.S3{Endpoint: stack.S3Endpoint, AccessKey: "x", SecretKey: "x"}, Redis: &install.Redis{Addr: stack.RedisAddr},
+		SigningKey: strings.Repeat("0", 64)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -196,7 +196,11 @@ func (s *Stack) configureNamespace(ctx context.Context) error {
 	}, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("secret %s: %w", S3SecretName, err)
 	}
-	if _, err := kc.CoreV1().Secrets(Namespace).Create(ctx, s.redisSecret(), metav1.CreateOptions{}); err != nil {
+	rs, err := s.redisSecret()
+	if err != nil {
+		return err
+	}
+	if _, err := kc.CoreV1().Secrets(Namespace).Create(ctx, rs, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("secret %s: %w", RedisSecretName, err)
 	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kfpargo/kfpargo/install"
 	"go.uber.org/zap"
 	"k8s.io/client-go/rest"
 )
@@ -33,6 +34,9 @@ type Stack struct {
 	S3Endpoint, S3AccessKey, S3SecretKey, Bucket string
 	// RedisAddr is host:port of a Redis without password.
 	RedisAddr string
+	// SigningKey signs cache entries: the webhook's --hmac-key-file and
+	// HMAC_KEY in Secret RedisSecretName, as an installation has them.
+	SigningKey string
 	// WebhookAddr serves the cache webhook's admissions (HTTPS);
 	// WebhookProbeAddr its /healthz, /readyz and /metrics (HTTP). Empty
 	// without a cache webhook.
@@ -126,6 +130,9 @@ func (s *Stack) up(ctx context.Context) error {
 		return err
 	}
 	s.CAFile = s.pki.CACert
+	if s.SigningKey, err = install.NewSigningKey(); err != nil {
+		return err
+	}
 	steps := []struct {
 		name string
 		run  func(context.Context) error

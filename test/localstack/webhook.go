@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kfpargo/kfpargo/cachestore"
 	"github.com/kfpargo/kfpargo/step"
 )
 
@@ -44,8 +45,8 @@ func (s *Stack) startCacheWebhook(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cache webhook: %w", err)
 	}
-	access, secret := filepath.Join(dir, "s3-access-key"), filepath.Join(dir, "s3-secret-key")
-	for p, v := range map[string]string{access: s.S3AccessKey, secret: s.S3SecretKey} {
+	access, secret, hmacKey := filepath.Join(dir, "s3-access-key"), filepath.Join(dir, "s3-secret-key"), filepath.Join(dir, "hmac-key")
+	for p, v := range map[string]string{access: s.S3AccessKey, secret: s.S3SecretKey, hmacKey: s.SigningKey} {
 		if err := os.WriteFile(p, []byte(v), 0o600); err != nil {
 			return fmt.Errorf("cache webhook: %w", err)
 		}
@@ -64,6 +65,7 @@ func (s *Stack) startCacheWebhook(ctx context.Context) error {
 			"--s3-access-key-file", access,
 			"--s3-secret-key-file", secret,
 			"--s3-insecure",
+			"--hmac-key-file", hmacKey,
 			"--launcher-image", s.cfg.LauncherImage,
 			// The decision budget in production is tens of milliseconds;
 			// a loaded CI machine must not turn hits into fail-open misses.
@@ -132,10 +134,18 @@ func (s *Stack) StopCacheWebhook() {
 	}
 }
 
-// redisSecret is the Secret cached steps read the cache store's settings from.
-func (s *Stack) redisSecret() *corev1.Secret {
+// redisSecret is the Secret cached steps read the cache store's settings
+// from, with their namespace's signing keys as an installation has them.
+func (s *Stack) redisSecret() (*corev1.Secret, error) {
+	keys, err := cachestore.ScopeKeys(s.SigningKey, cachestore.NamespaceScope(Namespace))
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", RedisSecretName, err)
+	}
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: RedisSecretName},
-		StringData: map[string]string{strings.TrimPrefix(step.EnvRedisAddr, step.EnvRedisPrefix): s.RedisAddr},
-	}
+		StringData: map[string]string{
+			strings.TrimPrefix(step.EnvRedisAddr, step.EnvRedisPrefix):    s.RedisAddr,
+			strings.TrimPrefix(step.EnvCacheHMACKey, step.EnvRedisPrefix): keys,
+		},
+	}, nil
 }
