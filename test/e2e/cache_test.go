@@ -15,6 +15,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kfpargo/kfpargo/artifact"
 	"github.com/kfpargo/kfpargo/cachestore"
@@ -395,6 +397,84 @@ func TestCacheForgedEntry(t *testing.T) {
 	}
 	if d := decisions(third)["consume"]; d != "hit" {
 		t.Errorf("after the forgeries were replaced, consume's decision %q, want hit", d)
+	}
+}
+
+// TestCacheNamespaceScope: a pod is served only entries written in its own
+// namespace. The pod of a cached step that has an entry is created again,
+// as a server-side dry run that goes through the real webhook: in its own
+// namespace it is a hit, in another namespace (launcher flags changed to
+// match) a miss, although the key is the same.
+func TestCacheNamespaceScope(t *testing.T) {
+	tg := cacheStack(t)
+	tag := uniqueTag(t)
+	ctx := context.Background()
+	first := runWith(t, tg, cacheChain, map[string]string{"tag": tag})
+	mustSucceed(t, first)
+	ran := stepPods(t, tg, first)["consume"]
+	if ran.Annotations[step.AnnotationCacheKey] == "" {
+		t.Fatalf("consume's pod has no cache key: %v", ran.Annotations)
+	}
+	kc := tg.Clients.Kube
+	other := "kfpargo-e2e-tenant"
+	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kc.CoreV1().Namespaces().Delete(context.Background(), other, metav1.DeleteOptions{}) })
+	// Pods need the namespace's default service account to be admitted.
+	if err := poll(ctx, time.Minute, func() error {
+		_, err := kc.CoreV1().ServiceAccounts(other).Get(ctx, "default", metav1.GetOptions{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	decide := func(namespace string) (key, decision string) {
+		t.Helper()
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "scope-", Namespace: namespace, Labels: map[string]string{}, Annotations: map[string]string{}},
+			Spec:       *ran.Spec.DeepCopy(),
+		}
+		for k, v := range ran.Labels {
+			if k != step.LabelCached {
+				pod.Labels[k] = v
+			}
+		}
+		pod.Annotations["workflows.argoproj.io/node-name"] = ran.Annotations["workflows.argoproj.io/node-name"]
+		pod.Spec.NodeName = ""
+		for i, c := range pod.Spec.Containers {
+			for j := 1; j < len(c.Args); j++ {
+				if c.Args[j-1] == "--namespace" {
+					pod.Spec.Containers[i].Args[j] = namespace
+				}
+			}
+		}
+		got, err := kc.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			t.Fatalf("dry-run pod in %s: %v", namespace, err)
+		}
+		return got.Annotations[step.AnnotationCacheKey], got.Annotations[step.AnnotationCacheDecision]
+	}
+	// The apiserver may call the webhook before its Redis connection is
+	// warm; a decision of "error" (admitted unchanged) is retried.
+	var key, decision string
+	for _, ns := range []string{tg.Namespace, other} {
+		if err := poll(ctx, 30*time.Second, func() error {
+			key, decision = decide(ns)
+			if strings.HasPrefix(decision, "error") || decision == "" {
+				return fmt.Errorf("decision %q", decision)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("in %s: %v", ns, err)
+		}
+		t.Logf("in %s: %s", ns, decision)
+		want := "hit"
+		if ns == other {
+			want = "miss"
+		}
+		if key != ran.Annotations[step.AnnotationCacheKey] || !strings.HasPrefix(decision, want) {
+			t.Errorf("in %s: key %s, decision %q; want key %s and %s", ns, key, decision, ran.Annotations[step.AnnotationCacheKey], want)
+		}
 	}
 }
 
