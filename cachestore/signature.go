@@ -52,11 +52,11 @@ func ParseKeyring(text string) (*Keyring, error) {
 // scopeDomain separates scope keys from entry MACs.
 const scopeDomain = "kfpargo cache scope key v1\n"
 
-// forScope derives the keys of one scope: HMAC-SHA256(key, scope) of each
+// ForScope derives the keys of one scope: HMAC-SHA256(key, scope) of each
 // key, as hex text like an installation's key. A namespace's launchers
 // hold only their scope's keys, so whoever reads one namespace's Secret
 // can sign entries for that namespace and no other.
-func (k *Keyring) forScope(scope Scope) *Keyring {
+func (k *Keyring) ForScope(scope Scope) *Keyring {
 	out := &Keyring{keys: make([][]byte, len(k.keys))}
 	for i, key := range k.keys {
 		h := hmac.New(sha256.New, key)
@@ -78,7 +78,7 @@ func ScopeKeys(text string, scope Scope) (string, error) {
 	if err := scope.Validate(); err != nil {
 		return "", err
 	}
-	d := k.forScope(scope)
+	d := k.ForScope(scope)
 	parts := make([]string, len(d.keys))
 	for i, key := range d.keys {
 		parts[i] = string(key)

@@ -73,7 +73,7 @@ func (s *Store) keysOf(scope Scope) *Keyring {
 	if s.keys == nil || !s.perScope {
 		return s.keys
 	}
-	return s.keys.forScope(scope)
+	return s.keys.ForScope(scope)
 }
 
 // Get returns the entry, or nil without error when there is none.
