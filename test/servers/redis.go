@@ -53,6 +53,12 @@ type RedisOptions struct {
 	Users []string
 }
 
+// CacheUserRules are the ACL rules of a Redis user that can do all the
+// step cache needs and no more: its own keys (kfpargo:*), no channels, no
+// administrative or dangerous commands. docs/install.md gives operators the
+// same rules; the tests that use them show they suffice.
+const CacheUserRules = "on ~kfpargo:* resetchannels -@all +@read +@write +@keyspace +@scripting +@connection -@dangerous"
+
 // StartRedis starts a Redis server on a free loopback port. It stops when
 // the test ends.
 func StartRedis(t testing.TB) *Redis {
