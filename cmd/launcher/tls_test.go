@@ -126,6 +126,7 @@ func TestTLSAndACL(t *testing.T) {
 		want   string
 	}{
 		{"wrong password", map[string]string{step.EnvRedisPassword: "wrong-pw-never-shown-1b7c"}, "WRONGPASS"},
+		{"no user", map[string]string{step.EnvRedisUsername: ""}, "WRONGPASS"},
 		{"no TLS", map[string]string{step.EnvRedisTLS: "", step.EnvRedisCAPEM: ""}, "redis " + rd.Addr + " over plain TCP: EOF (the server closed the connection: does it want TLS?)"},
 		{"no CA", map[string]string{step.EnvRedisCAPEM: ""}, "redis " + rd.Addr + " over TLS: tls: failed to verify certificate: x509: certificate signed by unknown authority"},
 		{"another CA", map[string]string{step.EnvRedisCAPEM: string(other.CAPEM)}, "certificate signed by unknown authority"},

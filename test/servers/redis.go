@@ -24,6 +24,7 @@ type Redis struct {
 	// CA signed the server's certificate when it serves TLS; nil otherwise.
 	CA     *TestCA
 	tls    *tls.Config
+	admin  string // the default user's password, if any
 	cmd    *exec.Cmd
 	args   []string
 	dir    string
@@ -48,8 +49,10 @@ type RedisOptions struct {
 	// TestCA; clients need not present one.
 	TLS bool
 	// Users are ACL users, each the rest of a redis.conf "user" line:
-	// "cache on >password ~kfpargo:* +@read". The default user stays
-	// open, for the test's own Client.
+	// "cache on >password ~kfpargo:* +@read". With users, the default
+	// user gets a random password that only the test's own Client knows,
+	// so a client without a user's credentials is refused, as on a server
+	// set up as docs/install.md says.
 	Users []string
 }
 
@@ -87,6 +90,10 @@ func StartRedisWith(t testing.TB, opts RedisOptions) *Redis {
 		roots.AppendCertsFromPEM(r.CA.CAPEM)
 		r.tls = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
+	if len(opts.Users) > 0 {
+		r.admin = randomHex(16)
+		r.args = append(r.args, "--user", "default", "on", "resetpass", ">"+r.admin, "~*", "&*", "+@all")
+	}
 	for _, u := range opts.Users {
 		r.args = append(r.args, "--user")
 		r.args = append(r.args, strings.Fields(u)...)
@@ -95,7 +102,7 @@ func StartRedisWith(t testing.TB, opts RedisOptions) *Redis {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.Stop)
-	r.Client = redis.NewClient(&redis.Options{Addr: r.Addr, TLSConfig: r.tls})
+	r.Client = redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.admin, TLSConfig: r.tls})
 	t.Cleanup(func() { _ = r.Client.Close() })
 	return r
 }
@@ -125,7 +132,7 @@ func (r *Redis) Start() error {
 	cmd := r.cmd
 	go func() { exited <- cmd.Wait() }()
 	r.exited = exited
-	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1, TLSConfig: r.tls})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.admin, MaxRetries: -1, TLSConfig: r.tls})
 	defer c.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

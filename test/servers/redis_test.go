@@ -61,4 +61,10 @@ func TestRedisTLSAndACL(t *testing.T) {
 	if err := user.Set(ctx, "other", "1", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
 		t.Errorf("a key outside kfpargo:*: %v, want NOPERM", err)
 	}
+	// The default user is closed to everyone but the test's Client.
+	anon := redis.NewClient(&redis.Options{Addr: r.Addr, TLSConfig: r.tls, Password: "s3cret"})
+	defer anon.Close()
+	if err := anon.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Errorf("the default user with the cache user's password: %v, want WRONGPASS", err)
+	}
 }
