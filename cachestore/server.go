@@ -48,8 +48,17 @@ func connectionError(err error) bool {
 	return err != nil && !errors.As(err, &reply)
 }
 
+// DialHook explains a TLS handshake that timed out: a server that speaks
+// plain TCP waits for a command and never answers it.
 func (h serverHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		var ne net.Error
+		if err != nil && !h.plain && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
+			err = fmt.Errorf("%w (no answer to the TLS handshake: does the server speak TLS?)", err)
+		}
+		return conn, err
+	}
 }
 
 func (h serverHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {

@@ -92,6 +92,7 @@ func TestNameServer(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(r.CA.CAPEM)
 	trusted := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	plain := servers.StartRedis(t)
 	for _, c := range []struct {
 		name string
 		opts redis.Options
@@ -100,13 +101,14 @@ func TestNameServer(t *testing.T) {
 		{"plain TCP to TLS", redis.Options{}, "redis " + r.Addr + " over plain TCP: EOF (the server closed the connection: does it want TLS?)"},
 		{"untrusted", redis.Options{TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}, "redis " + r.Addr + " over TLS: tls: failed to verify certificate"},
 		{"wrong password", redis.Options{TLSConfig: trusted, Username: "cache", Password: "wrong-9a0e"}, "WRONGPASS"},
+		{"TLS to plain TCP", redis.Options{Addr: plain.Addr, TLSConfig: trusted}, "redis " + plain.Addr + " over TLS: context deadline exceeded (no answer to the TLS handshake: does the server speak TLS?)"},
 		{"nothing listens", redis.Options{Addr: "127.0.0.1:1"}, "redis 127.0.0.1:1 over plain TCP: dial tcp 127.0.0.1:1: connect: connection refused"},
 	} {
 		o := c.opts
 		if o.Addr == "" {
 			o.Addr = r.Addr
 		}
-		o.MaxRetries, o.DialerRetries = -1, 1
+		o.MaxRetries, o.DialerRetries, o.DialTimeout = -1, 1, 500*time.Millisecond
 		rdb := redis.NewClient(&o)
 		cachestore.NameServer(rdb)
 		s := cachestore.New(rdb, cachestore.Options{})
