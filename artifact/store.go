@@ -18,6 +18,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/kfpargo/kfpargo/tlsclient"
 )
 
 // Config reaches an S3-compatible store.
@@ -26,7 +28,10 @@ type Config struct {
 	AccessKey string
 	SecretKey string
 	Insecure  bool // plain HTTP
-	Region    string
+	// CAPEM holds CA certificates (PEM) trusted for HTTPS besides the
+	// system's: for a store with a certificate from a private CA.
+	CAPEM  []byte
+	Region string
 	// Verify says how downloads of content with a known digest are checked;
 	// empty means VerifyChecksum.
 	Verify Verify
@@ -83,11 +88,29 @@ func NewStore(cfg Config) (*Store, error) {
 	if cfg.Endpoint == "" {
 		return nil, errors.New("object store endpoint is not set")
 	}
-	c, err := minio.New(cfg.Endpoint, &minio.Options{
+	opts := &minio.Options{
 		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure: !cfg.Insecure,
 		Region: cfg.Region,
-	})
+	}
+	if len(cfg.CAPEM) > 0 {
+		if cfg.Insecure {
+			return nil, fmt.Errorf("object store %s: a CA is given but plain HTTP is configured (insecure): use one or the other", cfg.Endpoint)
+		}
+		tlsCfg, err := tlsclient.Config(cfg.CAPEM, "")
+		if err != nil {
+			return nil, fmt.Errorf("object store %s: %w", cfg.Endpoint, err)
+		}
+		// minio-go's own transport (its timeouts and connection pool),
+		// only trusting more.
+		tr, err := minio.DefaultTransport(true)
+		if err != nil {
+			return nil, fmt.Errorf("object store client for %s: %w", cfg.Endpoint, err)
+		}
+		tr.TLSClientConfig = tlsCfg
+		opts.Transport = tr
+	}
+	c, err := minio.New(cfg.Endpoint, opts)
 	if err != nil {
 		return nil, fmt.Errorf("object store client for %s: %w", cfg.Endpoint, err)
 	}
@@ -106,6 +129,21 @@ func (s *Store) Client() *minio.Client { return s.client }
 // per file under the key as a prefix; its digest covers every file's relative
 // path and digest.
 func (s *Store) Upload(ctx context.Context, local string, loc Location) (*Descriptor, error) {
+	d, err := s.upload(ctx, local, loc)
+	return d, s.located(err)
+}
+
+// located adds the store's URL to a failed transfer's error: which
+// endpoint was tried, and over HTTP or HTTPS, is what a network or TLS
+// mistake needs to be found; the credentials are never part of it.
+func (s *Store) located(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w (object store %s)", err, s.client.EndpointURL())
+}
+
+func (s *Store) upload(ctx context.Context, local string, loc Location) (*Descriptor, error) {
 	fi, err := os.Stat(local)
 	if err != nil {
 		return nil, fmt.Errorf("upload %s: %w", local, err)
@@ -227,6 +265,11 @@ func newCRC32C() hash.Hash32 { return crc32.New(crc32.MakeTable(crc32.Castagnoli
 // is refused when it differs; imported content has none, and whether its URI
 // names one object or a prefix is found out here.
 func (s *Store) Download(ctx context.Context, d *Descriptor, local string) (*Descriptor, error) {
+	got, err := s.download(ctx, d, local)
+	return got, s.located(err)
+}
+
+func (s *Store) download(ctx context.Context, d *Descriptor, local string) (*Descriptor, error) {
 	loc, err := ParseURI(d.URI)
 	if err != nil {
 		return nil, err
@@ -400,9 +443,9 @@ const copyBufferSize = 32 << 10
 
 // transient reports whether an error may go away on retry: the network, a
 // server error or throttling, but not a missing object, refused
-// credentials or a changed object.
+// credentials, a changed object or a certificate that is not trusted.
 func transient(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || tlsclient.IsVerification(err) {
 		return false
 	}
 	var resp minio.ErrorResponse

@@ -205,7 +205,8 @@ func TestCreateBucket(t *testing.T) {
 		loc, _ := artifact.ParseURI("minio://fresh/runs/f")
 		_, err = s.Upload(ctx, src, loc)
 		if !create {
-			if err == nil || !strings.Contains(err.Error(), "s3://fresh/runs/f") || minio.ToErrorResponse(errors.Unwrap(err)).Code != "NoSuchBucket" {
+			var resp minio.ErrorResponse
+			if err == nil || !strings.Contains(err.Error(), "s3://fresh/runs/f") || !errors.As(err, &resp) || resp.Code != "NoSuchBucket" {
 				t.Fatalf("upload to a missing bucket without CreateBucket: %v", err)
 			}
 			continue

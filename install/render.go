@@ -24,6 +24,7 @@ import (
 	"github.com/kfpargo/kfpargo/cachestore"
 	"github.com/kfpargo/kfpargo/manifests"
 	"github.com/kfpargo/kfpargo/step"
+	"github.com/kfpargo/kfpargo/tlsclient"
 	"github.com/kfpargo/kfpargo/version"
 )
 
@@ -116,25 +117,31 @@ type S3 struct {
 	AccessKey, SecretKey string
 	// CreateBucket lets the first upload create a missing bucket.
 	CreateBucket bool
+	// CAPEM: CA certificates (PEM) trusted for HTTPS besides the system's,
+	// written into the Secrets as CA_PEM (needs the credentials).
+	CAPEM []byte
 }
 
 // String leaves the credentials out, so that printing an S3 by mistake
 // does not leak them.
 func (s S3) String() string {
-	return fmt.Sprintf("S3{Endpoint: %q, Insecure: %v, credentials: %v}", s.Endpoint, s.Insecure, s.AccessKey != "")
+	return fmt.Sprintf("S3{Endpoint: %q, Insecure: %v, credentials: %v, CA: %v}", s.Endpoint, s.Insecure, s.AccessKey != "", len(s.CAPEM) > 0)
 }
 
 // Redis is the cache store.
 type Redis struct {
 	// Addr is host:port.
 	Addr string
-	// Password is optional.
-	Password string
+	// Username (a Redis 6 ACL user) and Password are optional.
+	Username, Password string
+	// TLS connects over TLS, trusting the system's roots and CAPEM (PEM).
+	TLS   bool
+	CAPEM []byte
 }
 
 // String leaves the password out.
 func (r Redis) String() string {
-	return fmt.Sprintf("Redis{Addr: %q, password: %v}", r.Addr, r.Password != "")
+	return fmt.Sprintf("Redis{Addr: %q, Username: %q, password: %v, TLS: %v, CA: %v}", r.Addr, r.Username, r.Password != "", r.TLS, len(r.CAPEM) > 0)
 }
 
 // OptionError is an Options field with a value Render cannot use.
@@ -213,9 +220,29 @@ func (o Options) withDefaults() (Options, error) {
 		if (o.S3.AccessKey == "") != (o.S3.SecretKey == "") {
 			return o, optionErr("S3.AccessKey", "access key and secret key go together: give both or neither")
 		}
+		if len(o.S3.CAPEM) > 0 {
+			switch {
+			case o.S3.Insecure:
+				return o, optionErr("S3.CAPEM", "a CA is for HTTPS, and plain HTTP (insecure) is configured")
+			case o.S3.AccessKey == "":
+				// Only Secrets with credentials are written here.
+				return o, optionErr("S3.CAPEM", "the CA goes into the kfpargo-s3 Secrets, which are written only with the credentials; put CA_PEM into your own Secrets instead")
+			}
+			if _, err := tlsclient.Config(o.S3.CAPEM, ""); err != nil {
+				return o, optionErr("S3.CAPEM", "%v", err)
+			}
+		}
 	}
-	if o.Redis != nil && o.Redis.Addr == "" {
-		return o, optionErr("Redis.Addr", "required with cache store settings")
+	if o.Redis != nil {
+		if o.Redis.Addr == "" {
+			return o, optionErr("Redis.Addr", "required with cache store settings")
+		}
+		if len(o.Redis.CAPEM) > 0 && !o.Redis.TLS {
+			return o, optionErr("Redis.CAPEM", "a CA is for TLS, which is not enabled")
+		}
+		if _, err := tlsclient.Config(o.Redis.CAPEM, ""); err != nil {
+			return o, optionErr("Redis.CAPEM", "%v", err)
+		}
 	}
 	if o.SigningKey != "" {
 		if _, err := cachestore.ParseKeyring(o.SigningKey); err != nil {
@@ -276,12 +303,12 @@ images:
 			}
 		}
 		if redis != nil {
-			if err := set("REDIS_ADDR", redis.Addr); err != nil {
+			if err := errors.Join(set("REDIS_ADDR", redis.Addr), set("REDIS_TLS", fmt.Sprint(redis.TLS))); err != nil {
 				return nil, err
 			}
-			if redis.Password != "" {
-				// The webhook reads only the password from its Secret.
-				objs = append(objs, secret(SystemNamespace, RedisSecretName, map[string]string{"PASSWORD": redis.Password}))
+			// The webhook reads only these from its Secret.
+			if d := redisAccess(redis); len(d) > 0 {
+				objs = append(objs, secret(SystemNamespace, RedisSecretName, d))
 			}
 		}
 	}
@@ -379,9 +406,10 @@ func argoSecretData(namespace, name string, s3 *S3, redis *Redis, cm *unstructur
 		// its ConfigMap.
 		scope, _, _ := unstructured.NestedString(cm.Object, "data", "CACHE_SCOPE")
 		ttl, _, _ := unstructured.NestedString(cm.Object, "data", "MAX_CACHE_TTL")
-		d := map[string]string{"ADDR": redis.Addr, "SCOPE": scope, "MAX_TTL": ttl}
-		if redis.Password != "" {
-			d["PASSWORD"] = redis.Password
+		d := redisAccess(redis)
+		d["ADDR"], d["SCOPE"], d["MAX_TTL"] = redis.Addr, scope, ttl
+		if redis.TLS {
+			d["TLS"] = "true"
 		}
 		if signingKey != "" {
 			// The namespace's launchers get their scope's keys only: with
@@ -410,6 +438,21 @@ func s3Data(s3 *S3) map[string]string {
 	}
 	if s3.CreateBucket {
 		d[step.SecretKeyCreateBucket] = "true"
+	}
+	if len(s3.CAPEM) > 0 {
+		d[step.SecretKeyCAPEM] = string(s3.CAPEM)
+	}
+	return d
+}
+
+// redisAccess is what the webhook and the steps alike need to log in to
+// Redis: user, password and CA, those that are set.
+func redisAccess(r *Redis) map[string]string {
+	d := map[string]string{}
+	for k, v := range map[string]string{"USERNAME": r.Username, "PASSWORD": r.Password, step.SecretKeyCAPEM: string(r.CAPEM)} {
+		if v != "" {
+			d[k] = v
+		}
 	}
 	return d
 }

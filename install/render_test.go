@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/kfpargo/kfpargo/test/servers"
 )
 
 func mustRender(t *testing.T, o Options) []*unstructured.Unstructured {
@@ -203,6 +205,7 @@ func secretValues(t *testing.T, objs []*unstructured.Unstructured, namespace, na
 }
 
 func TestRenderStorage(t *testing.T) {
+	testCA := string(servers.NewTestCA(t).CAPEM)
 	s3 := &S3{Endpoint: "s3.example:443", AccessKey: "AK", SecretKey: "SK"}
 	for _, tc := range []struct {
 		name string
@@ -221,7 +224,7 @@ func TestRenderStorage(t *testing.T) {
 				"kfpargo-system/kfpargo-s3":    nil,
 				"kfpargo-system/kfpargo-redis": nil,
 			},
-			map[string]string{"S3_ENDPOINT": "s3.example:443", "S3_INSECURE": "false", "REDIS_ADDR": "redis.example:6379"}},
+			map[string]string{"S3_ENDPOINT": "s3.example:443", "S3_INSECURE": "false", "REDIS_ADDR": "redis.example:6379", "REDIS_TLS": "false"}},
 		{"credentials", Options{S3: s3, Redis: &Redis{Addr: "redis.example:6379", Password: "PW"}},
 			map[string]map[string]string{
 				"team-a/kfpargo-s3":            {"ENDPOINT": "s3.example:443", "ACCESS_KEY": "AK", "SECRET_KEY": "SK", "INSECURE": "false"},
@@ -231,6 +234,15 @@ func TestRenderStorage(t *testing.T) {
 				"kfpargo-system/kfpargo-redis": {"PASSWORD": "PW"},
 			},
 			map[string]string{"S3_ENDPOINT": "s3.example:443", "REDIS_ADDR": "redis.example:6379"}},
+		{"TLS and a Redis user", Options{S3: &S3{Endpoint: "s3.example:443", AccessKey: "AK", SecretKey: "SK", CAPEM: []byte(testCA)},
+			Redis: &Redis{Addr: "redis.example:6380", Username: "kfpargo", Password: "PW", TLS: true, CAPEM: []byte(testCA)}},
+			map[string]map[string]string{
+				"team-a/kfpargo-s3":            {"ENDPOINT": "s3.example:443", "ACCESS_KEY": "AK", "SECRET_KEY": "SK", "INSECURE": "false", "CA_PEM": testCA},
+				"team-a/kfpargo-redis":         {"ADDR": "redis.example:6380", "SCOPE": "namespace", "MAX_TTL": "720h", "USERNAME": "kfpargo", "PASSWORD": "PW", "TLS": "true", "CA_PEM": testCA},
+				"kfpargo-system/kfpargo-s3":    {"ENDPOINT": "s3.example:443", "ACCESS_KEY": "AK", "SECRET_KEY": "SK", "INSECURE": "false", "CA_PEM": testCA},
+				"kfpargo-system/kfpargo-redis": {"USERNAME": "kfpargo", "PASSWORD": "PW", "CA_PEM": testCA},
+			},
+			map[string]string{"S3_INSECURE": "false", "REDIS_ADDR": "redis.example:6380", "REDIS_TLS": "true"}},
 		{"dev", Options{Overlay: OverlayDev},
 			map[string]map[string]string{
 				"team-a/kfpargo-s3":            {"ENDPOINT": "minio.kfpargo-system.svc:9000", "ACCESS_KEY": "kfpargo-dev", "SECRET_KEY": "kfpargo-dev-secret", "INSECURE": "true", "CREATE_BUCKET": "true"},
@@ -263,6 +275,7 @@ func TestRenderStorage(t *testing.T) {
 }
 
 func TestRenderErrors(t *testing.T) {
+	testCA := string(servers.NewTestCA(t).CAPEM)
 	for _, tc := range []struct {
 		name  string
 		opts  Options
@@ -281,6 +294,10 @@ func TestRenderErrors(t *testing.T) {
 		{"no endpoint", Options{S3: &S3{AccessKey: "a", SecretKey: "b"}}, "S3.Endpoint", "required"},
 		{"one key", Options{S3: &S3{Endpoint: "e:1", AccessKey: "a"}}, "S3.AccessKey", "give both or neither"},
 		{"no redis address", Options{Redis: &Redis{Password: "p"}}, "Redis.Addr", "required"},
+		{"redis CA without TLS", Options{Redis: &Redis{Addr: "r:1", CAPEM: []byte(testCA)}}, "Redis.CAPEM", "TLS, which is not enabled"},
+		{"redis CA not PEM", Options{Redis: &Redis{Addr: "r:1", TLS: true, CAPEM: []byte("PW-secret")}}, "Redis.CAPEM", "no PEM certificate"},
+		{"s3 CA and plain HTTP", Options{S3: &S3{Endpoint: "e:1", AccessKey: "a", SecretKey: "SK-secret", Insecure: true, CAPEM: []byte(testCA)}}, "S3.CAPEM", "plain HTTP"},
+		{"s3 CA without credentials", Options{S3: &S3{Endpoint: "e:1", CAPEM: []byte(testCA)}}, "S3.CAPEM", "put CA_PEM into your own Secrets"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Render(tc.opts)

@@ -16,12 +16,14 @@ const (
 	EnvS3Region       = EnvS3Prefix + SecretKeyRegion
 	EnvS3Verify       = EnvS3Prefix + SecretKeyVerify
 	EnvS3CreateBucket = EnvS3Prefix + SecretKeyCreateBucket
+	EnvS3CAPEM        = EnvS3Prefix + SecretKeyCAPEM
 )
 
 // Keys of the object-store Secret: ENDPOINT (host:port) is required,
 // ACCESS_KEY and SECRET_KEY are the credentials, INSECURE=true means plain
 // HTTP, REGION is optional, VERIFY (checksum or sha256) says how downloads
-// are checked, CREATE_BUCKET=true creates a missing bucket on first upload.
+// are checked, CREATE_BUCKET=true creates a missing bucket on first upload,
+// CA_PEM holds CA certificates (PEM) trusted for HTTPS besides the system's.
 const (
 	SecretKeyEndpoint     = "ENDPOINT"
 	SecretKeyAccessKey    = "ACCESS_KEY"
@@ -30,6 +32,9 @@ const (
 	SecretKeyRegion       = "REGION"
 	SecretKeyVerify       = "VERIFY"
 	SecretKeyCreateBucket = "CREATE_BUCKET"
+	// SecretKeyCAPEM is the CA's PEM text itself, not a path: step pods
+	// import the Secret as environment variables and mount nothing.
+	SecretKeyCAPEM = "CA_PEM"
 )
 
 // AbsentValue stands for an optional input that the task did not bind and
@@ -46,6 +51,11 @@ const (
 	EnvRedisUsername = EnvRedisPrefix + "USERNAME" // Redis 6 ACL user, optional
 	EnvRedisPassword = EnvRedisPrefix + "PASSWORD"
 	EnvRedisDB       = EnvRedisPrefix + "DB"
+	// TLS=true connects over TLS, trusting the system's roots and CA_PEM
+	// (PEM text); SERVER_NAME overrides the name the certificate must carry.
+	EnvRedisTLS        = EnvRedisPrefix + "TLS"
+	EnvRedisCAPEM      = EnvRedisPrefix + SecretKeyCAPEM
+	EnvRedisServerName = EnvRedisPrefix + "SERVER_NAME"
 	// EnvCacheScope is "namespace" (default: entries are seen only in the
 	// namespace that wrote them) or "cluster"; it must match the webhook's
 	// --cache-scope.

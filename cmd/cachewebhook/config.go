@@ -24,6 +24,10 @@ type Config struct {
 	redisAddr, redisUsername         string
 	redisPasswordFile                string
 	hmacKeyFile                      string
+	redisUsernameFile                string
+	redisTLS                         bool
+	redisCAFile, redisServerName     string
+	s3CAFile                         string
 	redisDB                          int
 	s3Endpoint                       string
 	s3AccessKeyFile, s3SecretKeyFile string
@@ -98,12 +102,17 @@ func parseFlags(args []string, out io.Writer) (*Config, error) {
 	fs.StringVar(&c.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis host:port holding the cache entries")
 	fs.StringVar(&c.redisUsername, "redis-username", "", "Redis ACL user (Redis 6+), if any")
 	fs.StringVar(&c.redisPasswordFile, "redis-password-file", "", "file holding the Redis password (a file, so the password is not in the process list); a file that does not exist means no password, as when the optional kfpargo-redis Secret is absent")
+	fs.StringVar(&c.redisUsernameFile, "redis-username-file", "", "file holding the Redis ACL user, instead of --redis-username (the kfpargo-redis Secret's USERNAME key, mounted); a file that does not exist means no user")
 	fs.IntVar(&c.redisDB, "redis-db", 0, "Redis database number")
 	fs.StringVar(&c.hmacKeyFile, "hmac-key-file", "", "file holding the installation's HMAC key(s) (the Secret kfpargo-cache-hmac, key HMAC_KEY; \"new old\" during a rotation): only entries signed with one of them are served, so whoever can write to Redis without the key cannot make a pod skip its work. The launchers get the same value as "+step.EnvCacheHMACKey+". Empty: entries are neither required nor checked to be signed")
+	fs.BoolVar(&c.redisTLS, "redis-tls", false, "connect to Redis over TLS (1.2 or newer), trusting the system's roots and --redis-ca-file")
+	fs.StringVar(&c.redisCAFile, "redis-ca-file", "", "with --redis-tls: CA certificates (PEM) trusted for Redis besides the system's; a file that does not exist means none")
+	fs.StringVar(&c.redisServerName, "redis-server-name", "", "with --redis-tls: the name Redis's certificate must carry, if not the host of --redis-addr")
 	fs.StringVar(&c.s3Endpoint, "s3-endpoint", "", "object store host:port, to verify cached artifacts and identify imported inputs; without it, entries with artifacts are not used")
 	fs.StringVar(&c.s3AccessKeyFile, "s3-access-key-file", "", "file holding the object store's access key")
 	fs.StringVar(&c.s3SecretKeyFile, "s3-secret-key-file", "", "file holding the object store's secret key")
 	fs.BoolVar(&c.s3Insecure, "s3-insecure", false, "plain HTTP to the object store")
+	fs.StringVar(&c.s3CAFile, "s3-ca-file", "", "CA certificates (PEM) trusted for the object store's HTTPS besides the system's; a file that does not exist means none")
 	fs.StringVar(&c.s3Region, "s3-region", "", "object store region, if it needs one")
 	fs.StringVar(&c.launcherImage, "launcher-image", "", "image a replaying pod's main container runs instead of the step's own (default: keep the step's image)")
 	fs.StringVar(&scope, "cache-scope", "namespace", "namespace: a pod is served only entries written in its namespace; cluster: entries are shared by all namespaces (the launchers' "+step.EnvCacheScope+" must match)")
@@ -193,6 +202,12 @@ func parseFlags(args []string, out io.Writer) (*Config, error) {
 	}
 	if (c.s3AccessKeyFile != "" || c.s3SecretKeyFile != "") && c.s3Endpoint == "" {
 		errs = append(errs, errors.New("--s3-access-key-file and --s3-secret-key-file need --s3-endpoint"))
+	}
+	if c.redisServerName != "" && !c.redisTLS {
+		errs = append(errs, errors.New("--redis-server-name needs --redis-tls"))
+	}
+	if c.redisUsername != "" && c.redisUsernameFile != "" {
+		errs = append(errs, errors.New("--redis-username and --redis-username-file: give one"))
 	}
 	if c.redisDB < 0 {
 		errs = append(errs, errors.New("--redis-db must not be negative"))

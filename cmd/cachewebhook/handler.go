@@ -44,6 +44,10 @@ func newHandler(cfg Config, log *zap.Logger, m *cachewebhook.Metrics) (cachewebh
 	} else {
 		log.Warn("no --hmac-key-file: cache entries are not checked for a signature; anyone who can write to Redis can make pods skip their work")
 	}
+	username, redisTLS, err := redisConnection(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
 	var arts *artifact.Store
 	if cfg.s3Endpoint != "" {
 		access, err := readSecretFile(cfg.s3AccessKeyFile)
@@ -54,13 +58,17 @@ func newHandler(cfg Config, log *zap.Logger, m *cachewebhook.Metrics) (cachewebh
 		if err != nil {
 			return nil, nil, fmt.Errorf("--s3-secret-key-file: %w", err)
 		}
-		arts, err = artifact.NewStore(artifact.Config{Endpoint: cfg.s3Endpoint, AccessKey: access, SecretKey: secret, Insecure: cfg.s3Insecure, Region: cfg.s3Region})
+		ca, err := s3CA(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		arts, err = artifact.NewStore(artifact.Config{Endpoint: cfg.s3Endpoint, AccessKey: access, SecretKey: secret, Insecure: cfg.s3Insecure, Region: cfg.s3Region, CAPEM: ca})
 		if err != nil {
 			return nil, nil, fmt.Errorf("--s3-endpoint: %w", err)
 		}
 	}
 	rdb := redis.NewClient(&redis.Options{
-		Addr: cfg.redisAddr, Username: cfg.redisUsername, Password: redisPassword, DB: cfg.redisDB,
+		Addr: cfg.redisAddr, Username: username, Password: redisPassword, DB: cfg.redisDB, TLSConfig: redisTLS,
 		// The whole admission has tens of milliseconds: a Redis that does
 		// not answer fast is treated as down (the pod runs uncached).
 		DialTimeout: 200 * time.Millisecond, ReadTimeout: cfg.timeout, WriteTimeout: cfg.timeout,
@@ -69,6 +77,7 @@ func newHandler(cfg Config, log *zap.Logger, m *cachewebhook.Metrics) (cachewebh
 		// half a second per admission against a Redis that is down.
 		DialerRetries: 1,
 	})
+	cachestore.NameServer(rdb)
 	// The launchers hold keys derived for their scope (install.Render).
 	store := cachestore.New(rdb, cachestore.Options{Keys: keys, PerScope: true})
 	counter := &cachewebhook.Counter{Store: store}

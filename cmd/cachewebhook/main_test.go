@@ -30,8 +30,9 @@ func TestHelpNamesEveryFlag(t *testing.T) {
 		t.Fatalf("--help exit %d", code)
 	}
 	for _, f := range []string{"listen", "probe-listen", "tls-cert-file", "tls-key-file", "cert-reload-interval", "timeout",
-		"shutdown-grace", "redis-addr", "redis-username", "redis-password-file", "hmac-key-file", "redis-db", "s3-endpoint",
-		"s3-access-key-file", "s3-secret-key-file", "s3-insecure", "s3-region", "launcher-image", "cache-scope",
+		"shutdown-grace", "redis-addr", "redis-username", "redis-username-file", "redis-password-file", "hmac-key-file", "redis-db",
+		"redis-tls", "redis-ca-file", "redis-server-name", "s3-endpoint",
+		"s3-access-key-file", "s3-secret-key-file", "s3-insecure", "s3-ca-file", "s3-region", "launcher-image", "cache-scope",
 		"max-cache-ttl", "verify-cache-ttl", "self-signed-certs", "self-signed-secret", "self-signed-namespace", "self-signed-dns-names",
 		"self-signed-ips", "webhook-config", "ca-lifetime", "cert-lifetime", "cert-dir", "kubeconfig", "log-level", "version",
 		"Example", "Exit codes"} {
@@ -61,6 +62,8 @@ func TestBadFlags(t *testing.T) {
 		{append(certs, "--shutdown-grace", "-1s"), "--shutdown-grace"},
 		{append(certs, "--redis-db", "-1"), "--redis-db"},
 		{append(certs, "--redis-addr", "redis"), "--redis-addr"},
+		{append(certs, "--redis-server-name", "redis"), "--redis-server-name needs --redis-tls"},
+		{append(certs, "--redis-username", "u", "--redis-username-file", "f"), "give one"},
 		{append(certs, "--listen", "9443"), "--listen"},
 		{append(certs, "--probe-listen", ":9443"), "--probe-listen"},
 		{append(certs, "--log-level", "chatty"), "--log-level"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,12 +23,15 @@ import (
 	"github.com/kfpargo/kfpargo/cachestore"
 	"github.com/kfpargo/kfpargo/cachewebhook"
 	"github.com/kfpargo/kfpargo/step"
+	"github.com/kfpargo/kfpargo/tlsclient"
 )
 
 // cacheFlags reach the cache store and pick a scope.
 type cacheFlags struct {
 	addr, username, passwordFile string
 	db                           int
+	tls                          bool
+	caFile, serverName           string
 	namespace                    string
 	allNamespaces, cluster       bool
 	kubeconfig                   string
@@ -42,8 +46,25 @@ func (f *cacheFlags) store() (*cachestore.Store, func(), error) {
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: f.addr, Username: f.username, Password: password, DB: f.db,
+	var tlsCfg *tls.Config
+	if f.tls {
+		var ca []byte
+		var err error
+		if f.caFile != "" {
+			ca, err = os.ReadFile(f.caFile)
+		}
+		if err == nil {
+			tlsCfg, err = tlsclient.Config(ca, f.serverName)
+		}
+		if err != nil {
+			return nil, nil, usageError{fmt.Errorf("--redis-ca-file: %w", err)}
+		}
+	} else if f.caFile != "" || f.serverName != "" {
+		return nil, nil, usageError{errors.New("--redis-ca-file and --redis-server-name need --redis-tls")}
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: f.addr, Username: f.username, Password: password, DB: f.db, TLSConfig: tlsCfg,
 		DialTimeout: 3 * time.Second, ReadTimeout: 10 * time.Second})
+	cachestore.NameServer(rdb)
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
 		rdb.Close()
 		return nil, nil, fmt.Errorf("cache store at %s: %w (set --redis-addr or %s)", f.addr, err, step.EnvRedisAddr)
@@ -94,6 +115,9 @@ Entries are scoped by namespace unless the webhook runs with --cache-scope clust
 	pf.StringVar(&f.username, "redis-username", "", "Redis ACL user")
 	pf.StringVar(&f.passwordFile, "redis-password-file", "", "file holding the Redis password (else $"+step.EnvRedisPassword+")")
 	pf.IntVar(&f.db, "redis-db", 0, "Redis database number")
+	pf.BoolVar(&f.tls, "redis-tls", false, "connect to Redis over TLS (1.2 or newer), trusting the system's roots and --redis-ca-file")
+	pf.StringVar(&f.caFile, "redis-ca-file", "", "with --redis-tls: CA certificates (PEM) trusted for Redis besides the system's")
+	pf.StringVar(&f.serverName, "redis-server-name", "", "with --redis-tls: the name Redis's certificate must carry, if not the host of --redis-addr")
 	pf.StringVarP(&f.namespace, "namespace", "n", ns, "namespace whose entries to use; $KFPARGO_NAMESPACE sets the default")
 	pf.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "every scope")
 	pf.BoolVar(&f.cluster, "cluster", false, "the cluster-wide scope (webhook --cache-scope cluster)")

@@ -112,3 +112,32 @@ func TestDiffMaterial(t *testing.T) {
 		t.Errorf("diff %q", d)
 	}
 }
+
+// TestCacheCommandsTLS: the operator's commands reach a Redis that speaks
+// only TLS, as the cache's ACL user, with the CA from a file.
+func TestCacheCommandsTLS(t *testing.T) {
+	r := servers.StartRedisWith(t, servers.RedisOptions{TLS: true, Users: []string{"kfpargo " + servers.CacheUserRules + " >cli-pw-2b9d"}})
+	putEntries(t, cachestore.New(r.Client, cachestore.Options{}))
+	pw := writeFile(t, "pw", "cli-pw-2b9d\n")
+	login := []string{"--redis-username", "kfpargo", "--redis-password-file", pw}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"trusted", []string{"--redis-tls", "--redis-ca-file", r.CA.CAFile}, 0, "ns/team-a"},
+		{"plain TCP", nil, 1, "over plain TCP: EOF (the server closed the connection: does it want TLS?)"},
+		{"no CA", []string{"--redis-tls"}, 1, "certificate signed by unknown authority"},
+		{"CA without TLS", []string{"--redis-ca-file", r.CA.CAFile}, 2, "need --redis-tls"},
+		{"CA not PEM", []string{"--redis-tls", "--redis-ca-file", pw}, 2, "--redis-ca-file: CA: no PEM certificate"},
+	} {
+		code, out, errOut := cacheCLI(t, r.Addr, append(append([]string{"ls", "-A"}, login...), tc.args...)...)
+		if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+			t.Errorf("%s: exit %d, want %d and %q:\n%s%s", tc.name, code, tc.code, tc.want, out, errOut)
+		}
+		if strings.Contains(out+errOut, "cli-pw-2b9d") {
+			t.Errorf("%s: the password is in the output", tc.name)
+		}
+	}
+}

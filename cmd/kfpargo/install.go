@@ -64,6 +64,9 @@ type installFlags struct {
 	s3Insecure                                   bool
 	redisAddr, redisPasswordFile                 string
 	signingKeyFile                               string
+	redisUsername                                string
+	redisTLS                                     bool
+	s3CAFile, redisCAFile                        string
 }
 
 // optionFlags names the flag behind an install.Options field.
@@ -77,6 +80,8 @@ var optionFlags = map[string]string{
 	"S3.AccessKey":   "--s3-access-key-file/--s3-secret-key-file",
 	"Redis.Addr":     "--redis-addr",
 	"SigningKey":     "--signing-key-file",
+	"S3.CAPEM":       "--s3-ca-file",
+	"Redis.CAPEM":    "--redis-ca-file",
 }
 
 // flagError turns Render's OptionError into a usage error naming the flag.
@@ -125,8 +130,21 @@ func (f *installFlags) options(cmd *cobra.Command) (install.Options, error) {
 	changed := func(names ...string) bool {
 		return slices.ContainsFunc(names, func(n string) bool { return cmd.Flags().Changed(n) })
 	}
-	if changed("s3-endpoint", "s3-insecure", "s3-access-key-file", "s3-secret-key-file") {
+	readCA := func(flag, path string) ([]byte, error) {
+		if path == "" {
+			return nil, nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s: %w", flag, err)}
+		}
+		return b, nil
+	}
+	if changed("s3-endpoint", "s3-insecure", "s3-access-key-file", "s3-secret-key-file", "s3-ca-file") {
 		o.S3 = &install.S3{Endpoint: f.s3Endpoint, Insecure: f.s3Insecure}
+		if o.S3.CAPEM, err = readCA("--s3-ca-file", f.s3CAFile); err != nil {
+			return o, err
+		}
 		if f.s3AccessKeyFile != "" {
 			if o.S3.AccessKey, err = readSecretFile("--s3-access-key-file", f.s3AccessKeyFile); err != nil {
 				return o, err
@@ -138,8 +156,11 @@ func (f *installFlags) options(cmd *cobra.Command) (install.Options, error) {
 			}
 		}
 	}
-	if changed("redis-addr", "redis-password-file") {
-		o.Redis = &install.Redis{Addr: f.redisAddr}
+	if changed("redis-addr", "redis-password-file", "redis-username", "redis-tls", "redis-ca-file") {
+		o.Redis = &install.Redis{Addr: f.redisAddr, Username: f.redisUsername, TLS: f.redisTLS}
+		if o.Redis.CAPEM, err = readCA("--redis-ca-file", f.redisCAFile); err != nil {
+			return o, err
+		}
 		if f.redisPasswordFile != "" {
 			if o.Redis.Password, err = readSecretFile("--redis-password-file", f.redisPasswordFile); err != nil {
 				return o, err
@@ -173,8 +194,9 @@ Overlays: self-signed (default; the webhook manages its own certificate), cert-m
 Redis and MinIO with development credentials, for a laptop cluster).
 
 Object store and cache: with --overlay dev, nothing to give. Otherwise either give the settings
-(--s3-endpoint with --s3-access-key-file/--s3-secret-key-file, --redis-addr with an optional
---redis-password-file; credentials are read from files, never from the command line), and
+(--s3-endpoint with --s3-access-key-file/--s3-secret-key-file and an optional --s3-ca-file,
+--redis-addr with optional --redis-username, --redis-password-file, --redis-tls and
+--redis-ca-file; credentials are read from files, never from the command line), and
 install writes the Secrets into kfpargo-system and every workflow namespace; or create the
 kfpargo-s3 and kfpargo-redis Secrets yourself (docs/install.md lists their keys): install never
 writes a Secret whose values it does not know, and warns about Secrets that are missing.
@@ -226,6 +248,10 @@ object, or the installation did not become ready in time; 2 invalid flags.`,
 	fl.StringVar(&f.redisAddr, "redis-addr", "", "Redis host:port holding the cache, for the webhook and the steps")
 	fl.StringVar(&f.redisPasswordFile, "redis-password-file", "", "file holding the Redis password, if it has one")
 	fl.StringVar(&f.signingKeyFile, "signing-key-file", "", "file holding the cache signing key to install (at least 32 characters; 'new old' while rotating to a new key); default: keep the installed key, or make one")
+	fl.StringVar(&f.redisUsername, "redis-username", "", "Redis ACL user (Redis 6+), if any")
+	fl.BoolVar(&f.redisTLS, "redis-tls", false, "Redis over TLS (1.2 or newer), trusting the system's roots and --redis-ca-file")
+	fl.StringVar(&f.redisCAFile, "redis-ca-file", "", "CA certificates (PEM) that signed Redis's certificate, if not a public CA (written into the kfpargo-redis Secrets as CA_PEM)")
+	fl.StringVar(&f.s3CAFile, "s3-ca-file", "", "CA certificates (PEM) that signed the object store's HTTPS certificate, if not a public CA (written into the kfpargo-s3 Secrets as CA_PEM)")
 	f.cluster.add(cmd)
 	return cmd
 }

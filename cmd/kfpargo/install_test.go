@@ -11,6 +11,8 @@ import (
 	"github.com/kfpargo/kfpargo/cachestore"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/kfpargo/kfpargo/test/servers"
 )
 
 // decodeStream reads a multi-document YAML stream.
@@ -284,6 +286,71 @@ func TestUninstallDryRunClient(t *testing.T) {
 	for _, w := range []string{"Secret team-a/kfpargo-s3 ", "Role team-a/kfpargo-executor ", "Deployment kfpargo-system/minio "} {
 		if !strings.Contains(out, w) {
 			t.Errorf("%s not listed", w)
+		}
+	}
+}
+
+// TestInstallTLS: the TLS flags end up where the webhook (its ConfigMap
+// and kfpargo-system Secrets, read as files) and the steps (the workflow
+// namespaces' Secrets, read as variables) look for them.
+func TestInstallTLS(t *testing.T) {
+	ca := string(servers.NewTestCA(t).CAPEM)
+	caFile := writeFile(t, "ca.pem", ca)
+	ak := writeFile(t, "ak", "AKIA-test-access")
+	sk := writeFile(t, "sk", "very-secret-value")
+	pw := writeFile(t, "pw", "redis-secret-pw")
+	code, out, errs := runCLI(t, "", "install", "--dry-run", "-o", "json", "--argo-namespace", "team-a",
+		"--s3-endpoint", "s3.example:443", "--s3-access-key-file", ak, "--s3-secret-key-file", sk, "--s3-ca-file", caFile,
+		"--redis-addr", "redis.example:6380", "--redis-username", "kfpargo", "--redis-password-file", pw,
+		"--redis-tls", "--redis-ca-file", caFile)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var list struct{ Items []map[string]any }
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("-o json: %v", err)
+	}
+	var objs []*unstructured.Unstructured
+	for _, it := range list.Items {
+		objs = append(objs, &unstructured.Unstructured{Object: it})
+	}
+	for _, tc := range []struct{ ns, name, key, want string }{
+		{"team-a", "kfpargo-s3", "CA_PEM", ca},
+		{"team-a", "kfpargo-s3", "INSECURE", "false"},
+		{"team-a", "kfpargo-redis", "TLS", "true"},
+		{"team-a", "kfpargo-redis", "CA_PEM", ca},
+		{"team-a", "kfpargo-redis", "USERNAME", "kfpargo"},
+		{"kfpargo-system", "kfpargo-s3", "CA_PEM", ca},
+		{"kfpargo-system", "kfpargo-redis", "CA_PEM", ca},
+		{"kfpargo-system", "kfpargo-redis", "USERNAME", "kfpargo"},
+		{"kfpargo-system", "kfpargo-redis", "PASSWORD", "redis-secret-pw"},
+	} {
+		o := findObj(objs, "Secret", tc.ns, tc.name)
+		if o == nil {
+			t.Errorf("no Secret %s/%s", tc.ns, tc.name)
+			continue
+		}
+		v, _, _ := unstructured.NestedString(o.Object, "data", tc.key)
+		if b, _ := base64.StdEncoding.DecodeString(v); string(b) != tc.want {
+			t.Errorf("Secret %s/%s %s = %q, want %q", tc.ns, tc.name, tc.key, b, tc.want)
+		}
+	}
+	cm := findObj(objs, "ConfigMap", "kfpargo-system", "kfpargo-cachewebhook")
+	if v, _, _ := unstructured.NestedString(cm.Object, "data", "REDIS_TLS"); v != "true" {
+		t.Errorf("ConfigMap REDIS_TLS = %q, want true", v)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--redis-addr", "r:1", "--redis-ca-file", caFile}, "--redis-ca-file: a CA is for TLS, which is not enabled"},
+		{[]string{"--redis-addr", "r:1", "--redis-tls", "--redis-ca-file", ak}, "--redis-ca-file: CA: no PEM certificate"},
+		{[]string{"--s3-endpoint", "e:1", "--s3-ca-file", "/nonexistent/ca"}, "--s3-ca-file: open /nonexistent/ca"},
+		{[]string{"--s3-endpoint", "e:1", "--s3-access-key-file", ak, "--s3-secret-key-file", sk, "--s3-insecure", "--s3-ca-file", caFile}, "--s3-ca-file: a CA is for HTTPS"},
+	} {
+		code, _, errs := runCLI(t, "", append([]string{"install", "--dry-run"}, tc.args...)...)
+		if code != exitInvalid || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errs, exitInvalid, tc.want)
 		}
 	}
 }

@@ -45,12 +45,15 @@ Object store settings come from the environment: ` + step.EnvS3Endpoint + ` (hos
 ` + step.EnvS3Verify + ` (checksum, the default: trust the SHA-256 stored with an object by the
 launcher that uploaded it and check the bytes' CRC-32C; sha256: hash every downloaded byte),
 ` + step.EnvS3CreateBucket + ` (true: create a missing bucket on the first upload, for a fresh
-development store).
+development store), ` + step.EnvS3CAPEM + ` (CA certificates, PEM text, trusted for HTTPS besides the
+system's).
 
 Cached steps (--cache) read the cache store's settings from ` + step.EnvRedisAddr + ` (host:port;
 unset: no cache), ` + step.EnvRedisUsername + `, ` + step.EnvRedisPassword + `, ` + step.EnvRedisDB + `,
 ` + step.EnvCacheScope + ` (namespace or cluster), ` + step.EnvCacheMaxTTL + ` (default ` + step.DefaultMaxCacheTTL + `) and
 ` + step.EnvCacheWait + ` (how long to wait for an identical step that is running; default 30m).
+` + step.EnvRedisTLS + `=true connects over TLS 1.2+, trusting the system's roots and ` + step.EnvRedisCAPEM + `
+(PEM text); ` + step.EnvRedisServerName + ` overrides the name the certificate must carry.
 
 Exit codes of run: the command's own; 64 bad flags; 65 inputs; 66 outputs; 127 start failed.
 Exit codes of replay: 0; 64 bad entry; 66 outputs could not be written.
@@ -173,6 +176,7 @@ func storeFromEnv() (*artifact.Store, error) {
 		Region:       os.Getenv(step.EnvS3Region),
 		Verify:       verify,
 		CreateBucket: create,
+		CAPEM:        []byte(os.Getenv(step.EnvS3CAPEM)),
 	})
 }
 
@@ -223,10 +227,15 @@ func cacheFromEnv() (*launcher.Cache, func(), error) {
 			return nil, func() {}, fmt.Errorf("%s: %w", step.EnvCacheHMACKey, err)
 		}
 	}
+	tlsCfg, err := redisTLSFromEnv()
+	if err != nil {
+		return nil, func() {}, err
+	}
 	rdb := redis.NewClient(&redis.Options{
-		Addr: addr, Username: os.Getenv(step.EnvRedisUsername), Password: os.Getenv(step.EnvRedisPassword), DB: db,
+		Addr: addr, Username: os.Getenv(step.EnvRedisUsername), Password: os.Getenv(step.EnvRedisPassword), DB: db, TLSConfig: tlsCfg,
 		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
 	})
+	cachestore.NameServer(rdb)
 	c := &launcher.Cache{Store: cachestore.New(rdb, cachestore.Options{Keys: keys}), ClusterScope: cluster, MaxTTL: ttl, Claim: claim}
 	return c, func() { _ = rdb.Close() }, nil
 }

@@ -3,6 +3,8 @@ package servers
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -29,10 +31,14 @@ type Minio struct {
 	AccessKey string
 	SecretKey string
 	Client    *minio.Client
-	cmd       *exec.Cmd
-	dataDir   string
-	args      []string
-	env       []string
+	// CA signed the server's certificate when it serves HTTPS; nil
+	// otherwise.
+	CA      *TestCA
+	tls     *tls.Config
+	cmd     *exec.Cmd
+	dataDir string
+	args    []string
+	env     []string
 }
 
 // MinioBinary finds the server: $KFPARGO_MINIO, else the stack's cache.
@@ -63,9 +69,22 @@ func missing(t testing.TB, err error) {
 	t.Skip(err)
 }
 
+// MinioOptions changes how StartMinioWith starts the server.
+type MinioOptions struct {
+	// TLS serves HTTPS only, with a certificate of a fresh TestCA.
+	TLS bool
+}
+
 // StartMinio starts a MinIO server with a fresh data directory and creates
 // the given buckets. It stops when the test ends.
 func StartMinio(t testing.TB, buckets ...string) *Minio {
+	t.Helper()
+	return StartMinioWith(t, MinioOptions{}, buckets...)
+}
+
+// StartMinioWith starts a MinIO server as StartMinio does, optionally
+// serving HTTPS.
+func StartMinioWith(t testing.TB, opts MinioOptions, buckets ...string) *Minio {
 	t.Helper()
 	if _, err := MinioBinary(); err != nil {
 		missing(t, err)
@@ -86,12 +105,26 @@ func StartMinio(t testing.TB, buckets ...string) *Minio {
 		dataDir:   filepath.Join(dir, "data"),
 	}
 	m.args = []string{"server", m.dataDir, "--address", m.Endpoint, "--console-address", "127.0.0.1:" + strconv.Itoa(console), "--quiet"}
+	if opts.TLS {
+		// MinIO serves HTTPS when its certs directory holds public.crt and
+		// private.key, as the TestCA's directory does.
+		m.CA = NewTestCA(t)
+		m.args = append(m.args, "--certs-dir", m.CA.Dir)
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(m.CA.CAPEM)
+		m.tls = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
 	m.env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin", "MINIO_ROOT_USER=" + m.AccessKey, "MINIO_ROOT_PASSWORD=" + m.SecretKey, "MINIO_BROWSER=off", "MINIO_UPDATE=off"}
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Stop)
-	m.Client, err = minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, "")})
+	mopts := &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, "")}
+	if m.tls != nil {
+		mopts.Secure = true
+		mopts.Transport = &http.Transport{TLSClientConfig: m.tls}
+	}
+	m.Client, err = minio.New(m.Endpoint, mopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,9 +150,14 @@ func (m *Minio) Start() error {
 		return fmt.Errorf("start minio: %w", err)
 	}
 	hc := &http.Client{Timeout: time.Second}
+	scheme := "http://"
+	if m.tls != nil {
+		hc.Transport = &http.Transport{TLSClientConfig: m.tls}
+		scheme = "https://"
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := hc.Get("http://" + m.Endpoint + "/minio/health/ready")
+		resp, err := hc.Get(scheme + m.Endpoint + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -2,6 +2,8 @@ package servers
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +21,10 @@ import (
 type Redis struct {
 	Addr   string
 	Client *redis.Client
+	// CA signed the server's certificate when it serves TLS; nil otherwise.
+	CA     *TestCA
+	tls    *tls.Config
+	admin  string // the default user's password, if any
 	cmd    *exec.Cmd
 	args   []string
 	dir    string
@@ -37,9 +43,35 @@ func RedisBinary() (string, error) {
 	return p, nil
 }
 
+// RedisOptions changes how StartRedisWith starts the server.
+type RedisOptions struct {
+	// TLS serves TLS only (no plain port), with a certificate of a fresh
+	// TestCA; clients need not present one.
+	TLS bool
+	// Users are ACL users, each the rest of a redis.conf "user" line:
+	// "cache on >password ~kfpargo:* +@read". With users, the default
+	// user gets a random password that only the test's own Client knows,
+	// so a client without a user's credentials is refused, as on a server
+	// set up as docs/install.md says.
+	Users []string
+}
+
+// CacheUserRules are the ACL rules of a Redis user that can do all the
+// step cache needs and no more: its own keys (kfpargo:*), no channels, no
+// administrative or dangerous commands. docs/install.md gives operators the
+// same rules; the tests that use them show they suffice.
+const CacheUserRules = "on ~kfpargo:* resetchannels -@all +@read +@write +@keyspace +@scripting +@connection -@dangerous"
+
 // StartRedis starts a Redis server on a free loopback port. It stops when
 // the test ends.
 func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	return StartRedisWith(t, RedisOptions{})
+}
+
+// StartRedisWith starts a Redis server as StartRedis does, with TLS or
+// ACL users.
+func StartRedisWith(t testing.TB, opts RedisOptions) *Redis {
 	t.Helper()
 	if _, err := RedisBinary(); err != nil {
 		missing(t, err)
@@ -50,11 +82,27 @@ func StartRedis(t testing.TB) *Redis {
 	}
 	r := &Redis{Addr: "127.0.0.1:" + strconv.Itoa(port), dir: t.TempDir()}
 	r.args = []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--dir", r.dir}
+	if opts.TLS {
+		r.CA = NewTestCA(t)
+		r.args = append(r.args, "--port", "0", "--tls-port", strconv.Itoa(port), "--tls-cert-file", r.CA.CertFile,
+			"--tls-key-file", r.CA.KeyFile, "--tls-ca-cert-file", r.CA.CAFile, "--tls-auth-clients", "no")
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(r.CA.CAPEM)
+		r.tls = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	if len(opts.Users) > 0 {
+		r.admin = randomHex(16)
+		r.args = append(r.args, "--user", "default", "on", "resetpass", ">"+r.admin, "~*", "&*", "+@all")
+	}
+	for _, u := range opts.Users {
+		r.args = append(r.args, "--user")
+		r.args = append(r.args, strings.Fields(u)...)
+	}
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.Stop)
-	r.Client = redis.NewClient(&redis.Options{Addr: r.Addr})
+	r.Client = redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.admin, TLSConfig: r.tls})
 	t.Cleanup(func() { _ = r.Client.Close() })
 	return r
 }
@@ -84,7 +132,7 @@ func (r *Redis) Start() error {
 	cmd := r.cmd
 	go func() { exited <- cmd.Wait() }()
 	r.exited = exited
-	c := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.admin, MaxRetries: -1, TLSConfig: r.tls})
 	defer c.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
