@@ -1,0 +1,311 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfpargo/kfpargo/step"
+)
+
+// Fault tests: a component of the stack fails while a run is under way,
+// and the run still succeeds. The launcher killed and MinIO restarted
+// during an upload are tested on the launcher process in cmd/launcher
+// (fault_test.go), where the moment of the fault can be controlled.
+
+const fanout = "testdata/fanout.yaml"
+
+// fanoutItems is the length of fanout.yaml's default item list.
+const fanoutItems = 16
+
+// whenRan calls f once stepName's command has started for tag (its
+// counter file exists), in the background; the returned channel receives
+// f's error.
+func whenRan(tag, stepName string, f func() error) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(5 * time.Minute)
+		for {
+			if _, err := os.Stat(filepath.Join(counterDir(tag), stepName)); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				errc <- fmt.Errorf("step %s did not start in 5 minutes", stepName)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		errc <- f()
+	}()
+	return errc
+}
+
+// TestFaultAPIServerRestart: kube-apiserver is restarted (same flags, same
+// etcd) while a step runs. Argo's controller, the node agent and the cache
+// webhook reconnect by themselves: the run completes, every step once.
+func TestFaultAPIServerRestart(t *testing.T) {
+	tg := needTarget(t)
+	if stack == nil {
+		t.Skip("restarts the local stack's apiserver")
+	}
+	tag := uniqueTag(t)
+	var took time.Duration
+	restarted := whenRan(tag, "consume", func() error {
+		start := time.Now()
+		err := stack.RestartAPIServer(context.Background())
+		took = time.Since(start)
+		return err
+	})
+	res := runWith(t, tg, cacheChain, map[string]string{"tag": tag, "work_seconds": "10"})
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-apiserver restarted in %s while consume ran", took.Round(100*time.Millisecond))
+	mustSucceed(t, res)
+	if p, c, k := ran(t, tag, "produce"), ran(t, tag, "consume"), ran(t, tag, "check"); p != 1 || c != 1 || k != 1 {
+		t.Errorf("commands ran produce %d, consume %d, check %d times; want each once", p, c, k)
+	}
+}
+
+// TestFaultRedisRestart: Redis is killed while a cached step runs and
+// comes back (empty) before it ends. The step records its entry in the new
+// Redis (the launcher's client reconnects), the next step is looked up
+// there (the webhook's client reconnects: a miss, not an error), and a
+// second run is served from the cache.
+func TestFaultRedisRestart(t *testing.T) {
+	tg := cacheStack(t)
+	tag := uniqueTag(t)
+	t.Cleanup(func() {
+		if err := dev.StartRedis(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	var restartedAt time.Time
+	restarted := whenRan(tag, "consume", func() error {
+		ctx := context.Background()
+		if err := dev.StopRedis(ctx); err != nil {
+			return err
+		}
+		if err := dev.StartRedis(ctx); err != nil {
+			return err
+		}
+		restartedAt = time.Now()
+		return nil
+	})
+	// consume works long enough for Redis to go and come back meanwhile.
+	params := map[string]string{"tag": tag, "work_seconds": "25"}
+	first := runWith(t, tg, cacheChain, params)
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	mustSucceed(t, first)
+	consumeEnd := stepByName(first.Steps)["consume"].Finished
+	if consumeEnd.IsZero() || consumeEnd.Add(time.Second).Before(restartedAt) {
+		t.Fatalf("consume finished at %s, before Redis was back at %s: the fault did not land mid-step (make work_seconds longer)", consumeEnd, restartedAt)
+	}
+	if d := decisions(first); d["consume"] != "miss" || d["check"] != "miss" {
+		t.Errorf("first run decisions %v; want consume and check misses (check looked up in the restarted Redis)", d)
+	}
+	second := runWith(t, tg, cacheChain, params)
+	mustSucceed(t, second)
+	if d := decisions(second); d["consume"] != "hit" || d["check"] != "hit" {
+		t.Errorf("second run decisions %v; want consume and check hits from entries written after the restart", d)
+	}
+	if c, k := ran(t, tag, "consume"), ran(t, tag, "check"); c != 1 || k != 1 {
+		t.Errorf("consume ran %d, check %d times; want once each", c, k)
+	}
+}
+
+// TestFaultWebhookKilledMidBurst: the webhook's pods are deleted (no grace
+// period, so admissions in flight are cut off) and deleted again as they
+// come back, first while a run creates a burst of step pods, then while
+// the test creates a burst of step pods itself. The apiserver admits
+// every pod (failurePolicy Ignore): the run succeeds with every item run
+// once, every pod of the second burst is created, the first ones served
+// by the webhook and later ones without it.
+func TestFaultWebhookKilledMidBurst(t *testing.T) {
+	tg := cacheStack(t)
+	tag := uniqueTag(t)
+	ctx := context.Background()
+	t.Cleanup(func() {
+		if err := dev.StartWebhook(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	pods := dev.kc.CoreV1().Pods(tg.Namespace)
+	// The run: kill from its first pod until every item has started.
+	submitted := time.Now()
+	k := startKiller(func() bool {
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "workflows.argoproj.io/workflow"})
+		if err != nil {
+			return false
+		}
+		for _, p := range list.Items {
+			if strings.HasPrefix(p.Name, "e2e-fanout-") && p.CreationTimestamp.After(submitted.Add(-time.Second)) {
+				return true
+			}
+		}
+		return false
+	}, func() bool { return started(tag) == fanoutItems })
+	res := runWith(t, tg, fanout, map[string]string{"tag": tag})
+	killed, err := k.wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("run: deleted %d webhook pods while its %d step pods were created", killed, fanoutItems)
+	mustSucceed(t, res)
+	if killed == 0 {
+		t.Error("no webhook pod was deleted during the run's burst")
+	}
+	counts := map[string]int{}
+	for _, s := range res.Steps {
+		counts[s.Cache]++
+	}
+	t.Logf("run: cache decisions %v (\"\" = admitted without the webhook)", counts)
+	for i := 1; i <= fanoutItems; i++ {
+		if n := ran(t, tag, fmt.Sprintf("item-%d", i)); n != 1 {
+			t.Errorf("item %d ran %d times, want 1", i, n)
+		}
+	}
+
+	// A burst of our own, so the moment of the kill is known: copies of
+	// one of the run's step pods (its key now has an entry, so the
+	// webhook annotates each copy with a hit), bound to a node that does
+	// not exist so that nothing runs them.
+	if err := dev.StartWebhook(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runPods := stepPods(t, tg, res)
+	var tmpl corev1.Pod
+	for _, p := range runPods {
+		tmpl = p
+		break
+	}
+	if tmpl.Name == "" {
+		t.Fatal("the run has no pods")
+	}
+	spec := tmpl.Spec.DeepCopy()
+	spec.NodeName = "kfpargo-fault-nowhere"
+	const burst, workers, before = 48, 4, 6
+	var created atomic.Int64
+	var finished atomic.Bool
+	k = startKiller(func() bool { return created.Load() >= before || finished.Load() }, finished.Load)
+	decided := make([]string, burst)
+	errs := make(chan error, burst)
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < burst; i = next.Add(1) - 1 {
+				p := &corev1.Pod{
+					ObjectMeta: metav1.ObjectMeta{
+						Name:   fmt.Sprintf("%s-burst-%d", tag, i),
+						Labels: map[string]string{step.LabelCache: tmpl.Labels[step.LabelCache]},
+					},
+					Spec: *spec.DeepCopy(),
+				}
+				got, err := pods.Create(ctx, p, metav1.CreateOptions{})
+				if err != nil {
+					errs <- fmt.Errorf("create pod %d: %w", i, err)
+					continue
+				}
+				decided[i] = got.Annotations[step.AnnotationCacheDecision]
+				created.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	finished.Store(true)
+	close(errs)
+	killed, err = k.wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := range burst {
+			_ = pods.Delete(context.Background(), fmt.Sprintf("%s-burst-%d", tag, i), metav1.DeleteOptions{})
+		}
+	})
+	for err := range errs {
+		t.Error(err)
+	}
+	served := 0
+	for _, d := range decided {
+		if d != "" {
+			served++
+		}
+	}
+	t.Logf("burst: %d pods created, %d webhook pods deleted after the first %d; %d admitted by the webhook, %d without it", created.Load(), killed, before, served, burst-served)
+	if served < before || served == burst {
+		t.Errorf("%d of %d pods were admitted by the webhook; want the first %d or more, and not all", served, burst, before)
+	}
+}
+
+// killer deletes the webhook's pods, and again as they come back, from
+// when start says so until stop does.
+type killer struct {
+	killed atomic.Int64
+	done   chan error
+}
+
+func startKiller(start, stop func() bool) *killer {
+	k := &killer{done: make(chan error, 1)}
+	go func() {
+		ctx := context.Background()
+		zero := int64(0)
+		deadline := time.Now().Add(5 * time.Minute)
+		for !start() {
+			if time.Now().After(deadline) {
+				k.done <- errors.New("the burst did not begin in 5 minutes")
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for !stop() {
+			if time.Now().After(deadline) {
+				k.done <- errors.New("the burst did not end in 5 minutes")
+				return
+			}
+			pods, err := dev.pods(ctx, devWebhook)
+			if err != nil {
+				k.done <- err
+				return
+			}
+			for _, p := range pods {
+				if p.DeletionTimestamp != nil {
+					continue
+				}
+				if err := dev.kc.CoreV1().Pods(devNamespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err == nil {
+					k.killed.Add(1)
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		k.done <- nil
+	}()
+	return k
+}
+
+// wait returns how many webhook pods were deleted.
+func (k *killer) wait() (int64, error) {
+	err := <-k.done
+	return k.killed.Load(), err
+}
+
+// started counts the fan-out items whose command has started.
+func started(tag string) int {
+	ents, _ := os.ReadDir(counterDir(tag))
+	return len(ents)
+}
