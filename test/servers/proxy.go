@@ -32,7 +32,14 @@ type Proxy struct {
 // It stops when the test ends.
 func StartProxy(t testing.TB, target string, rate int64) *Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartProxyAt(t, "127.0.0.1:0", target, rate)
+}
+
+// StartProxyAt is StartProxy listening on listen (host:port; port 0 picks
+// a free one), e.g. on an address the local stack's pods reach.
+func StartProxyAt(t testing.TB, listen, target string, rate int64) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}
