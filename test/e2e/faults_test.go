@@ -4,18 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/minio/minio-go/v7"
+	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kfpargo/kfpargo/artifact"
+	"github.com/kfpargo/kfpargo/cachestore"
 	"github.com/kfpargo/kfpargo/step"
+	"github.com/kfpargo/kfpargo/test/runner"
+	"github.com/kfpargo/kfpargo/test/servers"
 )
 
 // Fault tests: a component of the stack fails while a run is under way,
@@ -308,4 +318,174 @@ func (k *killer) wait() (int64, error) {
 func started(tag string) int {
 	ents, _ := os.ReadDir(counterDir(tag))
 	return len(ents)
+}
+
+const bigOutput = "testdata/big-output.yaml"
+
+// TestFaultLauncherKilledDuringUpload: the launcher of a cached step with a
+// retry policy is killed (SIGKILL) while it uploads its output. Until the
+// retry has run, nothing a cache hit could use exists: no entry and no
+// object under the output's final name. Argo retries the step, the retry
+// waits out the dead pod's lease, runs and records an entry that points at
+// the whole output, and the next run is served from it.
+func TestFaultLauncherKilledDuringUpload(t *testing.T) {
+	tg := cacheStack(t)
+	if stack == nil {
+		t.Skip("kills a process of the local stack's node")
+	}
+	tag := uniqueTag(t)
+	ctx := context.Background()
+	mc := tg.Store.Client()
+	root, err := artifact.ParseURI(tg.PipelineRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The step reaches MinIO through a proxy on the node's address that
+	// takes 4 MiB/s per connection, so the upload of its 64 MiB lasts
+	// seconds: a Secret like kfpargo-s3 with the proxy as the endpoint.
+	px := servers.StartProxyAt(t, net.JoinHostPort(stack.NodeIP, "0"), dev.S3Endpoint, 4<<20)
+	secrets := dev.kc.CoreV1().Secrets(tg.Namespace)
+	s3, err := secrets.Get(ctx, "kfpargo-s3", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "kfpargo-s3-throttled"}, Data: map[string][]byte{}}
+	for k, v := range s3.Data {
+		slow.Data[k] = v
+	}
+	slow.Data[step.SecretKeyEndpoint] = []byte(px.Addr)
+	if _, err := secrets.Create(ctx, slow, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = secrets.Delete(context.Background(), slow.Name, metav1.DeleteOptions{}) })
+	throttled := *tg
+	throttled.S3Secret = slow.Name
+
+	// Kill the launcher once 8 MiB have gone up, then check, while Argo
+	// retries, that nothing usable was left.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var key string // the output's final name
+	checked := make(chan error, 1)
+	go func() {
+		for px.Sent() < 8<<20 {
+			select {
+			case <-runCtx.Done():
+				checked <- errors.New("the run ended before 8 MiB of big's output went up")
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		pid, run, err := launcherPID("e2e-big-output", "big")
+		if err == nil {
+			err = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if err != nil {
+			checked <- err
+			return
+		}
+		key = root.Join(tg.Namespace, run, "big", "model").Key
+		t.Logf("killed launcher pid %d of run %s after %d MiB had gone up", pid, run, px.Sent()>>20)
+		var errs []error
+		_, err = mc.StatObject(ctx, root.Bucket, key, minio.StatObjectOptions{})
+		if code := minio.ToErrorResponse(err).Code; code != "NoSuchKey" {
+			errs = append(errs, fmt.Errorf("after the kill, stat of %s: %v (code %q), want NoSuchKey", key, err, code))
+		}
+		if es := bigEntries(t, tg); len(es) != 0 {
+			errs = append(errs, fmt.Errorf("after the kill, %d cache entries of big exist (from pod %s)", len(es), es[0].Source.Pod))
+		}
+		checked <- errors.Join(errs...)
+	}()
+	params := map[string]string{"tag": tag, "mib": "64"}
+	res := runWith(t, &throttled, bigOutput, params)
+	cancel()
+	if err := <-checked; err != nil {
+		t.Fatal(err)
+	}
+	// The killed attempt failed (137 = 128+SIGKILL); the run did not.
+	if res.Workflow.Status.Phase != wfv1.WorkflowSucceeded {
+		t.Fatalf("run %s: %s (%s)", res.Workflow.Name, res.Workflow.Status.Phase, res.Workflow.Status.Message)
+	}
+	byName := stepByName(res.Steps)
+	killed, big := byName["big(0)"], byName["big(1)"]
+	if len(res.Steps) != 2 || killed.Phase != wfv1.NodeFailed || killed.ExitCode != "137" || big.Phase != wfv1.NodeSucceeded {
+		t.Fatalf("steps %+v; want big(0) failed with exit code 137 and big(1) succeeded", res.Steps)
+	}
+	if n := ran(t, tag, "big"); n != 2 {
+		t.Errorf("big's command ran %d times; want 2 (the killed attempt and Argo's retry)", n)
+	}
+	es := bigEntries(t, tg)
+	if len(es) != 1 || es[0].Source.Workflow != res.Workflow.Name || es[0].Source.Pod != big.Pod {
+		t.Fatalf("entries of big: %+v; want one, written by the retry pod %s", es, big.Pod)
+	}
+	d := es[0].Artifacts["model"]
+	st, err := mc.StatObject(ctx, root.Bucket, key, minio.StatObjectOptions{})
+	if d.URI != root.Scheme+"://"+root.Bucket+"/"+key || err != nil || d.Size != 64<<20 || st.Size != d.Size || st.UserMetadata[artifact.MetaSHA256] != d.SHA256 {
+		t.Errorf("the entry's artifact %s (%d bytes, sha256 %s): stat %v, size %d, metadata %v; want the whole output at %s", d.URI, d.Size, d.SHA256, err, st.Size, st.UserMetadata, key)
+	}
+	second := runWith(t, &throttled, bigOutput, params)
+	mustSucceed(t, second)
+	if dec := decisions(second)["big(0)"]; dec != "hit" || ran(t, tag, "big") != 2 {
+		t.Errorf("second run: big's decision %q, ran %d times in all; want a hit", dec, ran(t, tag, "big"))
+	}
+}
+
+// bigEntries are the cache entries big-output.yaml's step wrote.
+func bigEntries(t *testing.T, tg *runner.Target) []*cachestore.Entry {
+	rdb := redis.NewClient(&redis.Options{Addr: dev.RedisAddr})
+	defer rdb.Close()
+	var out []*cachestore.Entry
+	for e, err := range cachestore.New(rdb, cachestore.Options{}).Entries(context.Background(), cachestore.NamespaceScope(tg.Namespace)) {
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		if e.Source.Pipeline == "e2e-big-output" && e.Source.Task == "big" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// launcherPID finds the process of `launcher run` for a pipeline's task on
+// the local stack's node (every container is a process of this host) and
+// returns it with its run's name.
+func launcherPID(pipeline, task string) (int, string, error) {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, "", err
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) < 2 || !strings.HasSuffix(args[0], "/launcher") || args[1] != "run" {
+			continue
+		}
+		if flagValue(args, step.FlagPipelineName) == pipeline && flagValue(args, step.FlagTask) == task {
+			return pid, flagValue(args, step.FlagRunName), nil
+		}
+	}
+	return 0, "", fmt.Errorf("no launcher process of pipeline %s, task %s", pipeline, task)
+}
+
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		if a == "--" {
+			return ""
+		}
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
