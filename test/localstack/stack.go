@@ -57,6 +57,8 @@ type Stack struct {
 	webhookSpec   childSpec
 	redis         *child
 	redisSpec     childSpec
+	minio         *child
+	minioSpec     childSpec
 	exited        chan error
 	downOnce      sync.Once
 	downErr       error
