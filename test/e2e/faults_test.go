@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -488,4 +492,122 @@ func flagValue(args []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestFaultMinioRestartDuringUpload: the object store (the local stack's
+// MinIO process, which keeps its data across a restart) is killed while a
+// step uploads its output and comes back 15 s later, longer than minio-go
+// retries a request. The launcher starts the upload again and the step
+// succeeds in its first attempt (its retry policy is not what saves it);
+// the object under the final name is never partial and ends up whole.
+func TestFaultMinioRestartDuringUpload(t *testing.T) {
+	tg := needTarget(t)
+	if stack == nil {
+		t.Skip("restarts the local stack's MinIO")
+	}
+	tag := uniqueTag(t)
+	ctx := context.Background()
+	mc, err := minio.New(stack.S3Endpoint, &minio.Options{Creds: credentials.NewStaticV4(stack.S3AccessKey, stack.S3SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := artifact.ParseURI(tg.PipelineRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Through a throttling proxy, so the fault lands mid-upload.
+	px := servers.StartProxyAt(t, net.JoinHostPort(stack.NodeIP, "0"), stack.S3Endpoint, 4<<20)
+	secrets := dev.kc.CoreV1().Secrets(tg.Namespace)
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "kfpargo-s3-stack-throttled"}, StringData: map[string]string{
+		step.SecretKeyEndpoint: px.Addr, step.SecretKeyAccessKey: stack.S3AccessKey, step.SecretKeySecretKey: stack.S3SecretKey,
+		step.SecretKeyInsecure: "true",
+	}}
+	if _, err := secrets.Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = secrets.Delete(context.Background(), sec.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		if err := stack.StartMinio(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	target := *tg
+	target.S3Secret = sec.Name
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var key string
+	var partial []string
+	faulted := make(chan error, 1)
+	go func() {
+		for px.Sent() < 8<<20 {
+			select {
+			case <-runCtx.Done():
+				faulted <- errors.New("the run ended before 8 MiB of big's output went up")
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		_, run, err := launcherPID("e2e-big-output", "big")
+		if err != nil {
+			faulted <- err
+			return
+		}
+		key = root.Join(tg.Namespace, run, "big", "model").Key
+		stack.StopMinio()
+		t.Logf("killed MinIO after %d MiB of the upload had gone up; starting it again in 15s", px.Sent()>>20)
+		time.Sleep(15 * time.Second)
+		if err := stack.StartMinio(ctx); err != nil {
+			faulted <- err
+			return
+		}
+		// Until the run ends, whatever is under the final name must be
+		// the whole object.
+		for runCtx.Err() == nil {
+			if st, err := mc.StatObject(ctx, root.Bucket, key, minio.StatObjectOptions{}); err == nil && st.Size != 64<<20 {
+				partial = append(partial, fmt.Sprintf("%d bytes", st.Size))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		faulted <- nil
+	}()
+	res := runWith(t, &target, bigOutput, map[string]string{"tag": tag, "mib": "64"})
+	cancel()
+	if err := <-faulted; err != nil {
+		t.Fatal(err)
+	}
+	if len(partial) > 0 {
+		t.Errorf("partial objects seen under %s: %v", key, partial)
+	}
+	// One attempt: the launcher's retry saved the step, not Argo's.
+	mustSucceed(t, res)
+	big, ok := stepByName(res.Steps)["big(0)"]
+	if !ok || len(res.Steps) != 1 || ran(t, tag, "big") != 1 {
+		t.Fatalf("steps %+v, the command ran %d times; want one attempt", res.Steps, ran(t, tag, "big"))
+	}
+	p := stepPods(t, &target, res)["big(0)"]
+	log, err := os.ReadFile(filepath.Join(stack.StateDir, "node", "logs", fmt.Sprintf("%s_%s_%s", p.Namespace, p.Name, p.UID), "main.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "starting again") {
+		t.Errorf("the launcher's log does not show the upload started again:\n%s", log)
+	}
+	d, err := artifact.ParseDescriptor(big.Outputs[step.ArtifactParam("model")])
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := mc.GetObject(ctx, root.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); d.URI != root.Scheme+"://"+root.Bucket+"/"+key || d.Size != 64<<20 || n != d.Size || sum != d.SHA256 {
+		t.Errorf("descriptor %s (%d bytes, sha256 %s); the object at %s has %d bytes, sha256 %s", d.URI, d.Size, d.SHA256, key, n, sum)
+	}
 }
