@@ -211,6 +211,13 @@ func TestFaultWebhookKilledMidBurst(t *testing.T) {
 	spec := tmpl.Spec.DeepCopy()
 	spec.NodeName = "kfpargo-fault-nowhere"
 	const burst, workers, before = 48, 4, 6
+	t.Cleanup(func() {
+		// No grace: no kubelet would ever confirm that they stopped.
+		zero := int64(0)
+		for i := range burst {
+			_ = pods.Delete(context.Background(), fmt.Sprintf("%s-burst-%d", tag, i), metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		}
+	})
 	var created atomic.Int64
 	var finished atomic.Bool
 	k = startKiller(func() bool { return created.Load() >= before || finished.Load() }, finished.Load)
@@ -247,11 +254,6 @@ func TestFaultWebhookKilledMidBurst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for i := range burst {
-			_ = pods.Delete(context.Background(), fmt.Sprintf("%s-burst-%d", tag, i), metav1.DeleteOptions{})
-		}
-	})
 	for err := range errs {
 		t.Error(err)
 	}
