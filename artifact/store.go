@@ -207,9 +207,6 @@ func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string,
 	if err != nil {
 		return "", 0, fmt.Errorf("upload %s: %w", local, err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", 0, fmt.Errorf("upload %s: %w", local, err)
-	}
 	opts := minio.PutObjectOptions{
 		ContentType:  "application/octet-stream",
 		UserMetadata: map[string]string{MetaSHA256: sum, MetaCRC32C: crc},
@@ -220,7 +217,33 @@ func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string,
 		// header and every download checks the bytes against it.
 		DisableContentSha256: true,
 	}
-	_, err = s.client.PutObject(ctx, bucket, key, f, size, opts)
+	dst := fmt.Sprintf("s3://%s/%s", bucket, key)
+	// minio-go retries each request for about ten seconds at most; an
+	// object store that restarts (a pod rescheduled, a rolling update)
+	// is often away longer. The whole upload is then started again, for a
+	// bounded time. An interrupted upload is never visible under the key:
+	// a single PUT and the completion of a multipart upload are atomic.
+	for attempt := 1; ; attempt++ {
+		err = s.putOnce(ctx, f, bucket, key, size, opts)
+		if err == nil {
+			return sum, size, nil
+		}
+		if !transient(err) || attempt >= s.retry.attempts || ctx.Err() != nil {
+			return "", 0, fmt.Errorf("upload %s to %s: %w", local, dst, err)
+		}
+		s.log(fmt.Sprintf("upload %s to %s: attempt %d failed, starting again: %v", local, dst, attempt, err))
+		if err := sleep(ctx, s.retry.backoff(attempt)); err != nil {
+			return "", 0, fmt.Errorf("upload %s to %s: %w", local, dst, err)
+		}
+	}
+}
+
+// putOnce uploads f from its start, creating a missing bucket if allowed.
+func (s *Store) putOnce(ctx context.Context, f *os.File, bucket, key string, size int64, opts minio.PutObjectOptions) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err := s.client.PutObject(ctx, bucket, key, f, size, opts)
 	if err != nil && s.createBucket && minio.ToErrorResponse(err).Code == "NoSuchBucket" {
 		if err = s.makeBucket(ctx, bucket); err == nil {
 			if _, err = f.Seek(0, io.SeekStart); err == nil {
@@ -228,10 +251,7 @@ func (s *Store) putFile(ctx context.Context, local, bucket, key string) (string,
 			}
 		}
 	}
-	if err != nil {
-		return "", 0, fmt.Errorf("upload %s to s3://%s/%s: %w", local, bucket, key, err)
-	}
-	return sum, size, nil
+	return err
 }
 
 // makeBucket creates bucket; one that another step created meanwhile is
@@ -455,8 +475,8 @@ func transient(err error) bool {
 	return true
 }
 
-// retryPolicy bounds resumed downloads; minio-go already retries each
-// request of an upload on its own.
+// retryPolicy bounds resumed downloads and restarted uploads, on top of
+// minio-go's own retries of each request.
 type retryPolicy struct {
 	attempts int
 	first    time.Duration

@@ -67,6 +67,12 @@ func main() {
 var started = time.Now()
 
 func run(args []string, stderr io.Writer) int {
+	return runIn(args, stderr, launcher.DefaultLayout())
+}
+
+// runIn is run with the step's files under layout; tests run the launcher
+// as a process with its files in a temporary directory.
+func runIn(args []string, stderr io.Writer, layout launcher.Layout) int {
 	if len(args) == 1 && (args[0] == "--version" || args[0] == "version") {
 		fmt.Fprintln(os.Stdout, version.Version)
 		return 0
@@ -116,7 +122,7 @@ func run(args []string, stderr io.Writer) int {
 		}
 		defer closeCache()
 		r := &launcher.Runner{
-			Spec: spec, Layout: launcher.DefaultLayout(), Store: store, Log: log,
+			Spec: spec, Layout: layout, Store: store, Log: log,
 			Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr, Cache: cache,
 		}
 		return r.Run(context.Background())
@@ -135,7 +141,7 @@ func run(args []string, stderr io.Writer) int {
 			log.Error("replay: invalid entry", zap.Error(err))
 			return launcher.ExitUsage
 		}
-		code := launcher.Replay(e, launcher.DefaultLayout(), log)
+		code := launcher.Replay(e, layout, log)
 		log.Info("replay finished", zap.Int("exitCode", code), zap.Duration("took", time.Since(started)))
 		return code
 	}

@@ -5,16 +5,23 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kfpargo/kfpargo/launcher"
 )
 
 // TestMain lets the test binary act as the launcher, so process-level
 // behaviour (signals, exit codes) is tested on the real main.
 func TestMain(m *testing.M) {
 	if os.Getenv("KFPARGO_TEST_AS_LAUNCHER") == "1" {
+		if root := os.Getenv("KFPARGO_TEST_LAYOUT_ROOT"); root != "" {
+			// A pod's filesystem, under a temporary directory.
+			os.Exit(runIn(os.Args[1:], os.Stderr, launcher.Layout{LocalRoot: filepath.Join(root, "fs"), StepDir: filepath.Join(root, "kfpargo")}))
+		}
 		os.Exit(run(os.Args[1:], os.Stderr))
 	}
 	os.Exit(m.Run())

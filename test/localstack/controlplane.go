@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -75,7 +76,7 @@ func (s *Stack) startAPIServer(ctx context.Context) error {
 		return fmt.Errorf("kube-apiserver: %w", err)
 	}
 	certDir := filepath.Join(s.StateDir, "pki", "apiserver-generated")
-	c, err := s.start(childSpec{
+	s.apiServerSpec = childSpec{
 		name: "kube-apiserver",
 		path: s.Binaries.APIServer,
 		args: []string{
@@ -100,20 +101,58 @@ func (s *Stack) startAPIServer(ctx context.Context) error {
 			"--audit-log-path", s.AuditLog,
 			"--audit-log-format", "json",
 		},
-	})
+	}
+	c, err := s.start(s.apiServerSpec)
 	if err != nil {
 		return err
 	}
+	s.apiServer = c
 	if err := s.writeKubeconfig(); err != nil {
 		return err
 	}
+	return s.waitAPIServer(ctx)
+}
+
+func (s *Stack) waitAPIServer(ctx context.Context) error {
 	hc, err := s.adminHTTPClient()
 	if err != nil {
 		return err
 	}
-	return waitReady(ctx, c, 2*time.Minute, func(ctx context.Context) error {
+	return waitReady(ctx, s.apiServer, 2*time.Minute, func(ctx context.Context) error {
 		return getOK(ctx, hc, s.APIServerURL+"/readyz")
 	})
+}
+
+// RestartAPIServer stops kube-apiserver (SIGTERM, as an upgrade of the
+// control plane does) and starts it again with the same flags, address
+// and etcd, then waits until it is ready. Every client of the stack has to
+// reconnect by itself; fault tests check that they do. Its log of the
+// previous run is kept as kube-apiserver.log.1.
+func (s *Stack) RestartAPIServer(ctx context.Context) error {
+	old := s.apiServer
+	if old == nil {
+		return errors.New("restart kube-apiserver: the stack has none running")
+	}
+	old.stop(s.cfg.Logger)
+	if err := os.Rename(old.logPath, old.logPath+".1"); err != nil {
+		return fmt.Errorf("restart kube-apiserver: %w", err)
+	}
+	c, err := startChild(s.cfg.Logger, s.StateDir, old.spec, s.exited)
+	if err != nil {
+		return fmt.Errorf("restart kube-apiserver: %w", err)
+	}
+	// In the old one's place, so Down still stops the stack in reverse
+	// start order.
+	for i, ch := range s.children {
+		if ch == old {
+			s.children[i] = c
+		}
+	}
+	s.apiServer = c
+	if err := s.waitAPIServer(ctx); err != nil {
+		return fmt.Errorf("restart kube-apiserver: %w", err)
+	}
+	return nil
 }
 
 // auditPolicy records who changed Argo objects and pods (at Metadata

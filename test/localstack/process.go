@@ -134,6 +134,16 @@ func (c *child) stop(log *zap.Logger) {
 	log.Info("stopped", zap.String("process", c.spec.name), zap.NamedError("exit", c.waitErr))
 }
 
+// kill ends the child at once with SIGKILL to its process group, as a
+// crash or an OOM kill would.
+func (c *child) kill(log *zap.Logger) {
+	c.stopping.Store(true)
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	<-c.done
+	_ = os.Remove(c.pidPath)
+	log.Info("killed", zap.String("process", c.spec.name), zap.NamedError("exit", c.waitErr))
+}
+
 // waitReady polls probe until it succeeds, the child exits, or timeout.
 func waitReady(parent context.Context, c *child, timeout time.Duration, probe func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(parent, timeout)

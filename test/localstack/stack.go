@@ -48,19 +48,24 @@ type Stack struct {
 	EnvFile  string
 	Binaries *Binaries
 
-	cfg         Config
-	network     *podNetwork
-	lock        *os.File
-	pki         *pki
-	etcdURL     string
-	children    []*child
-	webhook     *child
-	webhookSpec childSpec
-	redis       *child
-	redisSpec   childSpec
-	exited      chan error
-	downOnce    sync.Once
-	downErr     error
+	cfg     Config
+	network *podNetwork
+	lock    *os.File
+	pki     *pki
+	etcdURL string
+	// apiServer is replaced by RestartAPIServer.
+	apiServer     *child
+	apiServerSpec childSpec
+	children      []*child
+	webhook       *child
+	webhookSpec   childSpec
+	redis         *child
+	redisSpec     childSpec
+	minio         *child
+	minioSpec     childSpec
+	exited        chan error
+	downOnce      sync.Once
+	downErr       error
 }
 
 // Up builds what is missing, cleans up after a crashed previous stack in

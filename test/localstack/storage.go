@@ -35,7 +35,7 @@ func (s *Stack) startMinio(ctx context.Context) error {
 		"MINIO_BROWSER=off",
 		"MINIO_UPDATE=off",
 	)
-	c, err := s.start(childSpec{
+	s.minioSpec = childSpec{
 		name: "minio",
 		path: s.Binaries.Minio,
 		args: []string{"server", dataDir,
@@ -45,14 +45,8 @@ func (s *Stack) startMinio(ctx context.Context) error {
 			"--certs-dir", filepath.Join(s.StateDir, "home", "minio-certs"),
 		},
 		env: env,
-	})
-	if err != nil {
-		return err
 	}
-	hc := &http.Client{Timeout: 2 * time.Second}
-	if err := waitReady(ctx, c, time.Minute, func(ctx context.Context) error {
-		return getOK(ctx, hc, "http://"+s.S3Endpoint+"/minio/health/ready")
-	}); err != nil {
+	if err := s.StartMinio(ctx); err != nil {
 		return err
 	}
 	mc, err := minio.New(s.S3Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.S3AccessKey, s.S3SecretKey, "")})
@@ -63,6 +57,32 @@ func (s *Stack) startMinio(ctx context.Context) error {
 		return fmt.Errorf("minio: create bucket %s: %w", s.Bucket, err)
 	}
 	return nil
+}
+
+// StartMinio (re)starts MinIO, unless it runs, on its address and data
+// directory, so what it stored is still there, and waits until it is ready; StopMinio kills
+// it (SIGKILL: an upload in flight is cut off). Fault tests use them.
+func (s *Stack) StartMinio(ctx context.Context) error {
+	if s.minio != nil && !s.minio.exited() {
+		return nil
+	}
+	c, err := s.start(s.minioSpec)
+	if err != nil {
+		return err
+	}
+	s.minio = c
+	hc := &http.Client{Timeout: 2 * time.Second}
+	return waitReady(ctx, c, time.Minute, func(ctx context.Context) error {
+		return getOK(ctx, hc, "http://"+s.S3Endpoint+"/minio/health/ready")
+	})
+}
+
+// StopMinio kills MinIO.
+func (s *Stack) StopMinio() {
+	if s.minio != nil {
+		s.minio.kill(s.cfg.Logger)
+		s.minio = nil
+	}
 }
 
 // startRedis runs Debian's redis-server without persistence.

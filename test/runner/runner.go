@@ -37,6 +37,8 @@ type Target struct {
 	NoCache, RefreshCache bool
 	// MaxCacheStaleness is kfpargo compile's --max-cache-staleness.
 	MaxCacheStaleness string
+	// S3Secret is kfpargo compile's --s3-secret; empty: the default.
+	S3Secret string
 }
 
 // NewTarget connects to a cluster and an object store.
@@ -131,6 +133,7 @@ func (t *Target) Compile(specPath string, params map[string]string) (*wfv1.Workf
 	wf, err := translator.Translate(p, translator.Options{
 		LauncherImage: t.LauncherImage, PipelineRoot: t.PipelineRoot, Params: params,
 		DisableCache: t.NoCache, RefreshCache: t.RefreshCache, MaxCacheStaleness: t.MaxCacheStaleness,
+		S3Secret: t.S3Secret,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", specPath, err)
