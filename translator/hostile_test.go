@@ -62,3 +62,68 @@ func TestNamesThatCollide(t *testing.T) {
 		}
 	}
 }
+
+// Each parameter value reaches its step as one command-line argument, and
+// Linux refuses to start a process with an argument over 128 KiB: the pod
+// fails with Argo's "argument list too long" and no word about which value
+// (argoproj/argo-workflows#15471). Values known when compiling are checked
+// then, with the IR field or flag at fault named.
+func TestHugeParameterValues(t *testing.T) {
+	huge := strings.Repeat("x", 1<<20)
+	for _, tc := range []struct {
+		name string
+		edit func(p *ir.Pipeline, o *Options)
+		want string // empty: accepted
+	}{
+		{"99 KiB default is accepted", func(p *ir.Pipeline, o *Options) {
+			p.Spec.Root.InputDefinitions = &ir.InputsSpec{Parameters: map[string]*ir.ParameterSpec{"s": {ParameterType: ir.TypeString, DefaultValue: strings.Repeat("x", 99<<10)}}}
+		}, ""},
+		{"1 MiB pipeline input default", func(p *ir.Pipeline, o *Options) {
+			p.Spec.Root.InputDefinitions = &ir.InputsSpec{Parameters: map[string]*ir.ParameterSpec{"s": {ParameterType: ir.TypeString, DefaultValue: huge}}}
+		}, "root.inputDefinitions.parameters.s: value of 1048576 bytes is larger than the 102400 a parameter can carry"},
+		{"16 MiB --param", func(p *ir.Pipeline, o *Options) {
+			p.Spec.Root.InputDefinitions = &ir.InputsSpec{Parameters: map[string]*ir.ParameterSpec{"s": {ParameterType: ir.TypeString, DefaultValue: "x"}}}
+			o.Params = map[string]string{"s": strings.Repeat("y", 16<<20)}
+		}, "--param s: value of 16777216 bytes is larger than the 102400 a parameter can carry"},
+		{"--param that is not UTF-8", func(p *ir.Pipeline, o *Options) {
+			p.Spec.Root.InputDefinitions = &ir.InputsSpec{Parameters: map[string]*ir.ParameterSpec{"s": {ParameterType: ir.TypeString, DefaultValue: "x"}}}
+			o.Params = map[string]string{"s": "ok\xff"}
+		}, "--param s: value is not UTF-8 text: byte 0xff at offset 2"},
+		{"1 MiB list default (JSON-encoded)", func(p *ir.Pipeline, o *Options) {
+			items := make([]any, 200_000)
+			for i := range items {
+				items[i] = "abc"
+			}
+			p.Spec.Root.InputDefinitions = &ir.InputsSpec{Parameters: map[string]*ir.ParameterSpec{"l": {ParameterType: ir.TypeList, DefaultValue: items}}}
+		}, "root.inputDefinitions.parameters.l: value of 1200001 bytes"},
+		{"1 MiB component default", func(p *ir.Pipeline, o *Options) {
+			p.Spec.Components["comp-step"].InputDefinitions.Parameters["s"] = &ir.ParameterSpec{ParameterType: ir.TypeString, DefaultValue: huge}
+		}, "components.comp-step.inputDefinitions.parameters.s.defaultValue: value of 1048576 bytes"},
+		{"1 MiB task constant", func(p *ir.Pipeline, o *Options) {
+			p.Spec.Root.DAG.Tasks["step-0"].Inputs = &ir.TaskInputsSpec{Parameters: map[string]*ir.InputParameterSpec{"n": {RuntimeValue: &ir.RuntimeValue{Constant: huge}}}}
+			p.Spec.Components["comp-step"].InputDefinitions.Parameters["n"].ParameterType = ir.TypeString
+		}, "value of 1048576 bytes is larger than the 102400 a parameter can carry"},
+		{"200 KiB command argument", func(p *ir.Pipeline, o *Options) {
+			c := p.Spec.DeploymentSpec.Executors["exec-step"].Container
+			c.Command = []string{"python3", "-c", strings.Repeat("#", 200<<10)}
+		}, "deploymentSpec.executors.exec-step.container.command[2]: argument of 204800 bytes is larger than the 131071 Linux passes to a process"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := generated(1)
+			var o Options
+			tc.edit(p, &o)
+			_, err := Translate(p, o)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %.300v", err)
+			case tc.want == "":
+			case err == nil:
+				t.Fatalf("accepted, want %q", tc.want)
+			case !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("got %.300v\nwant %q", err, tc.want)
+			case len(err.Error()) > 2000:
+				t.Fatalf("error of %d bytes repeats the value", len(err.Error()))
+			}
+		})
+	}
+}
