@@ -2,6 +2,7 @@ package step
 
 import (
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -26,12 +27,17 @@ func CheckParamValue(v string) error {
 	if len(v) > MaxParamValueBytes {
 		return fmt.Errorf("value of %d bytes is larger than the %d a parameter can carry (each reaches its step as one command-line argument, which Linux caps at 128 KiB); pass large data as an artifact", len(v), MaxParamValueBytes)
 	}
-	if !utf8.ValidString(v) {
-		for i, r := range v {
-			if r == utf8.RuneError {
-				if _, n := utf8.DecodeRuneInString(v[i:]); n == 1 {
-					return fmt.Errorf("value is not UTF-8 text: byte 0x%02x at offset %d", v[i], i)
-				}
+	return checkUTF8(v)
+}
+
+func checkUTF8(v string) error {
+	if utf8.ValidString(v) {
+		return nil
+	}
+	for i, r := range v {
+		if r == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(v[i:]); n == 1 {
+				return fmt.Errorf("value is not UTF-8 text: byte 0x%02x at offset %d", v[i], i)
 			}
 		}
 	}
@@ -44,4 +50,35 @@ func CheckArg(a string) error {
 		return fmt.Errorf("argument of %d bytes is larger than the %d Linux passes to a process; pass large data as an artifact or a file in the image", len(a), MaxArgBytes)
 	}
 	return nil
+}
+
+// MaxNameBytes bounds the name of a parameter or artifact: it becomes a
+// file name (NAME, NAME.json), which Linux caps at 255 bytes.
+const MaxNameBytes = 200
+
+// ValidName reports whether s can name a parameter or artifact: what Argo
+// accepts in a parameter name (letters, digits, '_', '-'), which also keeps
+// it a single path element, and at most MaxNameBytes long.
+func ValidName(s string) bool {
+	if s == "" || len(s) > MaxNameBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Quote quotes a value for an error message, only its start when it is
+// long: values can be as large as a parameter, and an error that repeats
+// one fills logs and Argo's node messages.
+func Quote(s string) string {
+	const head = 64
+	if len(s) <= head {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(s[:head]), len(s))
 }

@@ -72,20 +72,9 @@ func (t *translation) checkCollisions(at string, params map[string]*ir.Parameter
 func (t *translation) checkNames(at string, names []string) {
 	for _, n := range names {
 		if !validArgoParamName(n) {
-			t.fail(at+"["+strconv.Quote(n)+"]", "Argo accepts only letters, digits, '_' and '-' in parameter and artifact names")
+			t.fail(at+"["+strconv.Quote(n)+"]", "Argo accepts only letters, digits, '_' and '-' in parameter and artifact names, and the launcher at most %d of them (the name becomes a file name)", step.MaxNameBytes)
 		}
 	}
 }
 
-func validArgoParamName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
+func validArgoParamName(s string) bool { return step.ValidName(s) }

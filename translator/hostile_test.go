@@ -33,6 +33,8 @@ func TestNamesArgoCannotCarry(t *testing.T) {
 		{"m s", `root.inputDefinitions.parameters["m s"]: Argo accepts only letters, digits, '_' and '-'`},
 		{"ünï", `root.inputDefinitions.parameters["ünï"]`},
 		{"a.b", `components.comp-step.inputDefinitions.parameters["a.b"]`},
+		{"../x", `root.inputDefinitions.parameters["../x"]: Argo accepts only`},
+		{strings.Repeat("n", 201), "and the launcher at most 200 of them"},
 	} {
 		p := generated(1)
 		p.Spec.Root.InputDefinitions = &ir.InputsSpec{Parameters: map[string]*ir.ParameterSpec{
