@@ -2,6 +2,7 @@ package translator
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -127,5 +128,27 @@ func TestHugeParameterValues(t *testing.T) {
 				t.Fatalf("error of %d bytes repeats the value", len(err.Error()))
 			}
 		})
+	}
+}
+
+// A task's IR name is a path element of its outputs' object keys and local
+// paths (ROOT/NAMESPACE/RUN/TASK/OUTPUT); the launcher refuses one that is
+// not, so the run would fail at its first step with outputs.
+func TestTaskNamesThatAreNotPathElements(t *testing.T) {
+	for _, name := range []string{"..", ".", "../x", "a/b", `a\b`, "a\x00b", strings.Repeat("t", 201)} {
+		p := generated(1)
+		task := p.Spec.Root.DAG.Tasks["step-0"]
+		delete(p.Spec.Root.DAG.Tasks, "step-0")
+		p.Spec.Root.DAG.Tasks[name] = task
+		want := `root.dag.tasks[` + strconv.Quote(name) + `]: a task name is part of its outputs' paths`
+		if _, err := Translate(p, Options{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.40q: got %.300v, want %q", name, err, want)
+		}
+	}
+	p := generated(1)
+	p.Spec.Root.DAG.Tasks["ünï-task_1.v2"] = p.Spec.Root.DAG.Tasks["step-0"]
+	delete(p.Spec.Root.DAG.Tasks, "step-0")
+	if _, err := Translate(p, Options{}); err != nil {
+		t.Errorf("a name with dots and non-ASCII letters was refused: %v", err)
 	}
 }
