@@ -2,6 +2,7 @@ package translator
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/kfpargo/kfpargo/ir"
 	"github.com/kfpargo/kfpargo/step"
@@ -42,6 +43,9 @@ func (t *translation) checkComponentNames(at string, c *ir.ComponentSpec) {
 		t.checkNames(at+".dag.outputs.artifacts", sortedKeys(out.Artifacts))
 	}
 	for _, task := range sortedKeys(c.DAG.Tasks) {
+		if !pathElement(task) {
+			t.fail(at+".dag.tasks["+strconv.Quote(task)+"]", "a task name is part of its outputs' paths (ROOT/NAMESPACE/RUN/TASK/OUTPUT): it cannot be '.' or '..', hold '/', '\\' or NUL, or be longer than %d bytes", step.MaxNameBytes)
+		}
 		if in := c.DAG.Tasks[task].Inputs; in != nil {
 			tat := at + ".dag.tasks." + task + ".inputs"
 			t.checkNames(tat+".parameters", sortedKeys(in.Parameters))
@@ -75,6 +79,12 @@ func (t *translation) checkNames(at string, names []string) {
 			t.fail(at+"["+strconv.Quote(n)+"]", "Argo accepts only letters, digits, '_' and '-' in parameter and artifact names, and the launcher at most %d of them (the name becomes a file name)", step.MaxNameBytes)
 		}
 	}
+}
+
+// pathElement is the launcher's rule for the task part of an object key
+// and local path (launcher.keyPart), with the length a file name allows.
+func pathElement(s string) bool {
+	return s != "" && s != "." && s != ".." && len(s) <= step.MaxNameBytes && !strings.ContainsAny(s, "/\\\x00")
 }
 
 func validArgoParamName(s string) bool { return step.ValidName(s) }
