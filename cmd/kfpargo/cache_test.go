@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kfpargo/kfpargo/cachekey"
 	"github.com/kfpargo/kfpargo/cachestore"
+	"github.com/kfpargo/kfpargo/step"
 	"github.com/kfpargo/kfpargo/test/servers"
 )
 
@@ -110,5 +113,46 @@ func TestDiffMaterial(t *testing.T) {
 	now.Image = "py:2"
 	if d := diffMaterial(old, now); len(d) != 2 || !strings.HasPrefix(d[0], "image") {
 		t.Errorf("diff %q", d)
+	}
+}
+
+// TestCacheCredentialsStayOut: a wrong Redis password, from the file or the
+// environment, fails the cache commands with an error that says so, and
+// the password shows neither on stdout nor on stderr.
+func TestCacheCredentialsStayOut(t *testing.T) {
+	const (
+		password = "cli-Redis-Pa55-8d3e"
+		wrong    = "cli-Wr0ng-Pa55-c41a"
+	)
+	r := servers.StartRedis(t)
+	if err := r.Client.ConfigSet(context.Background(), "requirepass", password).Err(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "PASSWORD")
+	if err := os.WriteFile(file, []byte(wrong+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  string
+		args []string
+		want string
+	}{
+		{"wrong password in the file", "", []string{"ls", "-A", "--redis-password-file", file}, "WRONGPASS"},
+		{"wrong password in the environment", wrong, []string{"stats", "-A"}, "WRONGPASS"},
+		{"no password", "", []string{"purge", "-A", "--older-than", "1h"}, "NOAUTH"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(step.EnvRedisPassword, tc.env)
+			code, out, errOut := cacheCLI(t, r.Addr, tc.args...)
+			if code == 0 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "cache store at "+r.Addr) {
+				t.Fatalf("exit %d, want a failure with %q:\n%s%s", code, tc.want, out, errOut)
+			}
+			for _, s := range []string{password, wrong} {
+				if strings.Contains(out+errOut, s) {
+					t.Errorf("the output holds the password %q:\n%s%s", s, out, errOut)
+				}
+			}
+		})
 	}
 }
