@@ -60,7 +60,7 @@ unit: ## unit tests only (no servers)
 # crasher (go.dev/issue/75804, fixed in Go 1.27); that alone is not a failure.
 FUZZTIME     ?= 15s
 FUZZPARALLEL ?= 1
-FUZZ_TARGETS := ./ir:FuzzParse ./translator:FuzzTranslate ./translator:FuzzCELCondition ./step:FuzzBraceEscape ./cachestore:FuzzDecodeEntry ./cachewebhook:FuzzAdmissionReview ./launcher:FuzzResolveArgs
+FUZZ_TARGETS := ./ir:FuzzParse ./translator:FuzzTranslate ./translator:FuzzCELCondition ./step:FuzzBraceEscape ./cachestore:FuzzDecodeEntry ./cachewebhook:FuzzAdmissionReview ./launcher:FuzzResolveArgs ./launcher:FuzzUserOutputs ./step:FuzzParseRunArgs
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME (default 15s)
