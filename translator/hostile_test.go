@@ -152,3 +152,29 @@ func TestTaskNamesThatAreNotPathElements(t *testing.T) {
 		t.Errorf("a name with dots and non-ASCII letters was refused: %v", err)
 	}
 }
+
+// A trigger condition is parsed by recursive descent: without a bound, a
+// condition of a million '(' ended kfpargo with a fatal stack overflow,
+// which no recover catches, and a long '!' chain took quadratic time.
+func TestCELNesting(t *testing.T) {
+	for _, tc := range []struct {
+		name, cel, want string
+	}{
+		{"50 parentheses", strings.Repeat("(", 50) + "true" + strings.Repeat(")", 50), ""},
+		{"50 negations", strings.Repeat("!", 50) + "true", ""},
+		{"1 000 000 parentheses", strings.Repeat("(", 1_000_000) + "true" + strings.Repeat(")", 1_000_000), "at offset 200: nested deeper than 200 levels"},
+		{"100 000 negations", strings.Repeat("!", 100_000) + "true", "at offset 200: nested deeper than 200 levels"},
+		{"100 000 minus signs", strings.Repeat("-", 100_000) + "1 > 0", "nested deeper than 200 levels"},
+		{"100 000 nested calls", strings.Repeat("int(", 100_000) + "1" + strings.Repeat(")", 100_000) + " > 0", "nested deeper than 200 levels"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := celCondition(tc.cel, testResolver)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %.300v, want %q", err, tc.want)
+			}
+		})
+	}
+}
