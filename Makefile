@@ -72,7 +72,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 15s)
 			if grep -q 'no fuzz tests to fuzz' $$log; then echo "$$name: no such fuzz target in $$pkg"; exit 1; fi; \
 			tail -n 3 $$log; \
 		elif grep -q 'context deadline exceeded' $$log && ! grep -q -e 'Failing input written' -e '^    --- FAIL' $$log; then \
-			tail -n 5 $$log; echo "$$name: deadline race of the Go fuzz coordinator, no crasher (go.dev/issue/75804)"; \
+			grep '^fuzz: elapsed' $$log | tail -n 1; echo "$$name: deadline race of the Go fuzz coordinator, no crasher (go.dev/issue/75804)"; \
 		else \
 			cat $$log; exit 1; \
 		fi; \
