@@ -109,3 +109,30 @@ func TestHostileOutputs(t *testing.T) {
 		})
 	}
 }
+
+// A placeholder can resolve to more than Linux passes as one argument
+// ({{$}} holds every input value); the launcher says which argument
+// instead of the exec's bare "argument list too long".
+func TestResolvedArgumentTooLong(t *testing.T) {
+	e := newStepEnv(t)
+	args := append(append([]string{}, common...), "--task", "t",
+		"--param", "a:STRING="+strings.Repeat("a", 90<<10), "--param", "b:STRING="+strings.Repeat("b", 90<<10),
+		"--", "echo", "ok", "{{$}}")
+	spec, err := step.ParseRunArgs(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	r := &launcher.Runner{Spec: spec, Layout: e.layout, Store: e.store, Log: zap.New(core),
+		Env: []string{"PATH=/usr/bin:/bin"}, Stdout: os.Stderr, Stderr: os.Stderr}
+	if code := r.Run(context.Background()); code != launcher.ExitInputs {
+		t.Fatalf("exit %d, want %d", code, launcher.ExitInputs)
+	}
+	want := "argument 2 of the command resolves to"
+	for _, l := range logs.All() {
+		if s, _ := l.ContextMap()["error"].(string); strings.Contains(s, want) && strings.Contains(s, "larger than the 131071 Linux passes") {
+			return
+		}
+	}
+	t.Fatalf("no error with %q: %v", want, logs.All())
+}
