@@ -130,7 +130,7 @@ func TestResolvedArgumentTooLong(t *testing.T) {
 	}
 	want := "argument 2 of the command resolves to"
 	for _, l := range logs.All() {
-		if s, _ := l.ContextMap()["error"].(string); strings.Contains(s, want) && strings.Contains(s, "larger than the 131071 Linux passes") {
+		if s, _ := l.ContextMap()["error"].(string); strings.Contains(s, want) && strings.Contains(s, "resolves to an argument of 18") && strings.Contains(s, "larger than the 131071 Linux passes") {
 			return
 		}
 	}

@@ -69,6 +69,14 @@ func (r *Runner) Run(ctx context.Context) int {
 	}
 	res := &resolver{spec: s, layout: r.Layout, input: buildExecutorInput(s, r.Layout, outURIs), outURIs: outURIs}
 	argv, err := res.args(s.Command)
+	if err == nil {
+		for i, a := range argv {
+			if cerr := step.CheckArg(a); cerr != nil {
+				err = fmt.Errorf("argument %d of the command resolves to %w", i, cerr)
+				break
+			}
+		}
+	}
 	if err != nil {
 		r.Log.Error("resolve placeholders", zap.Error(err))
 		return ExitInputs

@@ -47,7 +47,7 @@ func checkUTF8(v string) error {
 // CheckArg says why a literal argument cannot be part of a step's command.
 func CheckArg(a string) error {
 	if len(a) > MaxArgBytes {
-		return fmt.Errorf("argument of %d bytes is larger than the %d Linux passes to a process; pass large data as an artifact or a file in the image", len(a), MaxArgBytes)
+		return fmt.Errorf("an argument of %d bytes, larger than the %d Linux passes to a process; pass large data as an artifact or a file in the image", len(a), MaxArgBytes)
 	}
 	return nil
 }

@@ -109,7 +109,7 @@ func TestHugeParameterValues(t *testing.T) {
 		{"200 KiB command argument", func(p *ir.Pipeline, o *Options) {
 			c := p.Spec.DeploymentSpec.Executors["exec-step"].Container
 			c.Command = []string{"python3", "-c", strings.Repeat("#", 200<<10)}
-		}, "deploymentSpec.executors.exec-step.container.command[2]: argument of 204800 bytes is larger than the 131071 Linux passes to a process"},
+		}, "deploymentSpec.executors.exec-step.container.command[2]: an argument of 204800 bytes, larger than the 131071 Linux passes to a process"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := generated(1)
