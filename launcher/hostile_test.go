@@ -56,6 +56,17 @@ func TestHostileOutputs(t *testing.T) {
 		{"metrics at a custom path outside the step",
 			`open(sys.argv[1], "w").write("v"); json.dump({"artifacts": {"m": {"artifacts": [{"custom_path": sys.argv[4] + "/metrics.json", "metadata": {"a": 1}}]}}}, open(sys.argv[2], "w"))`,
 			"output artifact m was not written at {{outside}}/metrics.json"},
+		// /proc/self is the launcher, whose environment holds the object
+		// store's keys: uploading it would hand them to the pipeline.
+		{"custom path in /proc",
+			`open(sys.argv[1], "w").write("v"); json.dump({"artifacts": {"m": {"artifacts": [{"custom_path": "/proc/self/environ"}]}}}, open(sys.argv[2], "w"))`,
+			`output artifact m: custom path "/proc/self/environ" is under /proc`},
+		{"custom path in /dev",
+			`open(sys.argv[1], "w").write("v"); json.dump({"artifacts": {"m": {"artifacts": [{"custom_path": "/dev/../dev/zero"}]}}}, open(sys.argv[2], "w"))`,
+			`output artifact m: custom path "/dev/../dev/zero" is under /dev`},
+		{"artifact is a named pipe",
+			`open(sys.argv[1], "w").write("v"); os.makedirs(os.path.dirname(sys.argv[3]), exist_ok=True); os.mkfifo(sys.argv[3])`,
+			"output artifact m: {{art}} is not a regular file or a directory"},
 		{"artifact is a symlink to a file outside",
 			`open(sys.argv[1], "w").write("v"); open(sys.argv[4] + "/secret", "w").write("s"); os.symlink(sys.argv[4] + "/secret", sys.argv[3])`,
 			"output artifact m: {{art}} is a symbolic link"},
