@@ -305,6 +305,14 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 					return fmt.Errorf("output artifact %s: custom path %q is not absolute", name, cp)
 				}
 				local = filepath.Clean(cp)
+				for _, fs := range []string{"/proc", "/sys", "/dev"} {
+					// Kernel files: /proc/self is the launcher, whose
+					// environment holds the object store's keys, and
+					// devices never end.
+					if local == fs || strings.HasPrefix(local, fs+"/") {
+						return fmt.Errorf("output artifact %s: custom path %q is under %s", name, cp, fs)
+					}
+				}
 			}
 			fi, err := os.Lstat(local)
 			if errors.Is(err, os.ErrNotExist) && step.IsMetrics(schema) && customPath(eo, name) == "" {
@@ -317,10 +325,15 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 			if err != nil {
 				return fmt.Errorf("output artifact %s was not written at %s: %w", name, local, err)
 			}
-			if fi != nil && fi.Mode()&os.ModeSymlink != 0 {
+			switch {
+			case fi == nil || fi.Mode().IsRegular() || fi.IsDir():
+			case fi.Mode()&os.ModeSymlink != 0:
 				// It could publish any file the pod can read, and the
 				// cache would replay it.
 				return fmt.Errorf("output artifact %s: %s is a symbolic link; an output must be a regular file or a directory", name, local)
+			default:
+				// A pipe or a device would never end the upload.
+				return fmt.Errorf("output artifact %s: %s is not a regular file or a directory (%s)", name, local, fi.Mode().Type())
 			}
 			start := time.Now()
 			d, err := r.Store.Upload(ctx, local, loc)
