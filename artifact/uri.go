@@ -29,11 +29,30 @@ func ParseURI(uri string) (Location, error) {
 	if bucket == "" {
 		return Location{}, fmt.Errorf("artifact URI %q has no bucket", uri)
 	}
+	if !bucketName(bucket) {
+		return Location{}, fmt.Errorf("artifact URI %q: %q is not a bucket name (letters, digits, '.', '_', '-')", uri, bucket)
+	}
 	clean := path.Clean("/" + key)
 	if key != "" && clean != "/"+key {
 		return Location{}, fmt.Errorf("artifact URI %q: key is not a clean path", uri)
 	}
 	return Location{Scheme: scheme, Bucket: bucket, Key: key}, nil
+}
+
+// bucketName accepts what S3, MinIO and GCS accept in a bucket name, loosely
+// (length and case are the store's business), and refuses "." and "..":
+// the bucket is a path element of LocalPath, so minio://../etc/passwd
+// would otherwise download to /etc/passwd.
+func bucketName(b string) bool {
+	if strings.Trim(b, ".") == "" {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func (l Location) String() string { return l.Scheme + "://" + l.Bucket + "/" + l.Key }

@@ -13,7 +13,10 @@ func TestParseURI(t *testing.T) {
 			t.Errorf("%s: %v %v, want %s", in, loc.LocalPath(), err, want)
 		}
 	}
-	for _, bad := range []string{"/tmp/x", "http://b/k", "minio:///k", "minio://b/a/../../etc", "s3://b/a//b"} {
+	for _, bad := range []string{"/tmp/x", "http://b/k", "minio:///k", "minio://b/a/../../etc", "s3://b/a//b",
+		// The bucket is a path element of the local path too: ".." would
+		// place an input above /minio (minio://../etc/passwd -> /etc/passwd).
+		"minio://../etc/passwd", "s3://./x", "gs://../x", "minio://..", "minio://b\\..\\x/k", "minio://b\x00/k"} {
 		if _, err := ParseURI(bad); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}

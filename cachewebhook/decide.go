@@ -86,9 +86,12 @@ type Decider struct {
 	Counter *Counter
 }
 
-// DefaultMaxReplayBytes keeps a hit pod far below the apiserver's object
-// size limit (~1.5 MiB in etcd).
-const DefaultMaxReplayBytes = 256 << 10
+// DefaultMaxReplayBytes is the largest entry a hit replays: the entry is
+// one argument of the replaying container (--entry JSON), and Linux refuses
+// to start a process with a longer one, so a larger entry would turn a hit
+// into a pod that cannot start. It also keeps a hit pod far below the
+// apiserver's object size limit (~1.5 MiB in etcd).
+const DefaultMaxReplayBytes = step.MaxArgBytes
 
 // Decide computes the pod's key and looks it up. It never changes anything
 // but the returned patch, which annotates the decision and, on a hit,

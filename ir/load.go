@@ -11,6 +11,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -81,6 +82,12 @@ func looksLikeJSON(data []byte) bool {
 }
 
 func jsonDocuments(data []byte) ([]any, error) {
+	// encoding/json would turn each invalid byte into U+FFFD, so a name
+	// could silently become another; YAML refuses such input, and so does
+	// this.
+	if err := checkUTF8(data); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var docs []any
@@ -94,6 +101,24 @@ func jsonDocuments(data []byte) ([]any, error) {
 		docs = append(docs, v)
 	}
 	return checkDocuments(docs)
+}
+
+func checkUTF8(data []byte) error {
+	if utf8.Valid(data) {
+		return nil
+	}
+	line := 1
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return fmt.Errorf("invalid JSON: not UTF-8: byte 0x%02x at line %d", data[i], line)
+		}
+		if data[i] == '\n' {
+			line++
+		}
+		i += n
+	}
+	return nil
 }
 
 func yamlDocuments(data []byte) ([]any, error) {

@@ -86,27 +86,41 @@ func summarize(m map[string]any) map[string]any {
 
 // confusion reads a confusion matrix in KFP's shape:
 // {"annotationSpecs": [{"displayName": "cat"}, ...], "rows": [{"row": [3, 1]}, ...]}.
+// The values come from the user's command: anything else in any place
+// (a spec that is no object, a name that is no string, a row of the wrong
+// length or with a non-number) means no matrix.
 func confusion(v any) ([]string, [][]float64) {
 	m, _ := v.(map[string]any)
 	specs, _ := m["annotationSpecs"].([]any)
 	rows, _ := m["rows"].([]any)
-	var classes []string
+	if len(specs) == 0 || len(rows) != len(specs) {
+		return nil, nil
+	}
+	classes := make([]string, 0, len(specs))
 	for _, s := range specs {
-		name, _ := s.(map[string]any)["displayName"].(string)
+		spec, _ := s.(map[string]any)
+		name, ok := spec["displayName"].(string)
+		if !ok {
+			return nil, nil
+		}
 		classes = append(classes, name)
 	}
-	var cells [][]float64
+	cells := make([][]float64, 0, len(rows))
 	for _, r := range rows {
-		row, _ := r.(map[string]any)["row"].([]any)
-		var cs []float64
-		for _, c := range row {
-			f, _ := c.(float64)
+		row, _ := r.(map[string]any)
+		values, _ := row["row"].([]any)
+		if len(values) != len(classes) {
+			return nil, nil
+		}
+		cs := make([]float64, 0, len(values))
+		for _, c := range values {
+			f, ok := c.(float64)
+			if !ok {
+				return nil, nil
+			}
 			cs = append(cs, f)
 		}
 		cells = append(cells, cs)
-	}
-	if len(cells) != len(classes) {
-		return nil, nil
 	}
 	return classes, cells
 }

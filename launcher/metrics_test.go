@@ -55,3 +55,36 @@ func TestClassificationMetrics(t *testing.T) {
 		t.Errorf("summary %v", s)
 	}
 }
+
+// Metrics come from the user's command (a container component writes them
+// as the artifact's JSON), so any shape must be survived: no panic, and
+// what is not a confusion matrix is not shown as one.
+func TestHostileMetrics(t *testing.T) {
+	for _, doc := range []string{
+		`{"confusionMatrix": {"annotationSpecs": [1, "x", null], "rows": [2, "y", null]}}`,
+		`{"confusionMatrix": {"annotationSpecs": [{"displayName": 3}], "rows": [{"row": "no"}]}}`,
+		`{"confusionMatrix": {"annotationSpecs": [{"displayName": "a"}], "rows": [{"row": [1, "two", null, {}]}]}}`,
+		`{"confusionMatrix": 7, "confidenceMetrics": {"not": "a list"}}`,
+		`{"confusionMatrix": {"annotationSpecs": [` + strings.Repeat(`{"displayName": "c"},`, 30) + `{}], "rows": []}}`,
+	} {
+		file := filepath.Join(t.TempDir(), "m.json")
+		_ = os.WriteFile(file, []byte(doc), 0o644)
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: panic: %v", doc, p)
+				}
+			}()
+			m := readMetrics(nil, file)
+			if m == nil {
+				t.Fatalf("%s: not read", doc)
+			}
+			summarize(m)
+			var b strings.Builder
+			writeMetricsTable(&b, "m", m)
+			if strings.Contains(b.String(), "confusion matrix") && !strings.Contains(doc, `"displayName": "a"`) {
+				t.Errorf("%s: shown as a confusion matrix:\n%s", doc, b.String())
+			}
+		}()
+	}
+}

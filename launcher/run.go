@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -67,6 +69,14 @@ func (r *Runner) Run(ctx context.Context) int {
 	}
 	res := &resolver{spec: s, layout: r.Layout, input: buildExecutorInput(s, r.Layout, outURIs), outURIs: outURIs}
 	argv, err := res.args(s.Command)
+	if err == nil {
+		for i, a := range argv {
+			if cerr := step.CheckArg(a); cerr != nil {
+				err = fmt.Errorf("argument %d of the command resolves to %w", i, cerr)
+				break
+			}
+		}
+	}
 	if err != nil {
 		r.Log.Error("resolve placeholders", zap.Error(err))
 		return ExitInputs
@@ -295,15 +305,35 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 					return fmt.Errorf("output artifact %s: custom path %q is not absolute", name, cp)
 				}
 				local = filepath.Clean(cp)
+				for _, fs := range []string{"/proc", "/sys", "/dev"} {
+					// Kernel files: /proc/self is the launcher, whose
+					// environment holds the object store's keys, and
+					// devices never end.
+					if local == fs || strings.HasPrefix(local, fs+"/") {
+						return fmt.Errorf("output artifact %s: custom path %q is under %s", name, cp, fs)
+					}
+				}
 			}
-			_, err = os.Lstat(local)
-			if errors.Is(err, os.ErrNotExist) && step.IsMetrics(schema) {
+			fi, err := os.Lstat(local)
+			if errors.Is(err, os.ErrNotExist) && step.IsMetrics(schema) && customPath(eo, name) == "" {
 				// log_metric only fills the metadata; the values are still
-				// recorded as the artifact's content, a JSON object.
+				// recorded as the artifact's content, a JSON object. Only
+				// at the launcher's own path: a custom path can be anywhere.
 				err = writeMetricsFile(local, outputMetadata(eo, name))
+				fi, _ = os.Lstat(local)
 			}
 			if err != nil {
 				return fmt.Errorf("output artifact %s was not written at %s: %w", name, local, err)
+			}
+			switch {
+			case fi == nil || fi.Mode().IsRegular() || fi.IsDir():
+			case fi.Mode()&os.ModeSymlink != 0:
+				// It could publish any file the pod can read, and the
+				// cache would replay it.
+				return fmt.Errorf("output artifact %s: %s is a symbolic link; an output must be a regular file or a directory", name, local)
+			default:
+				// A pipe or a device would never end the upload.
+				return fmt.Errorf("output artifact %s: %s is not a regular file or a directory (%s)", name, local, fi.Mode().Type())
 			}
 			start := time.Now()
 			d, err := r.Store.Upload(ctx, local, loc)
@@ -313,6 +343,12 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 			r.logTransfer("uploaded", name, uri, d.Size, time.Since(start), zap.String("sha256", d.SHA256))
 			d.SchemaTitle = schema
 			d.Metadata = outputMetadata(eo, name)
+			// The descriptor is the parameter the next step reads.
+			if b, err := d.JSON(); err != nil {
+				return fmt.Errorf("output artifact %s: %w", name, err)
+			} else if len(b) > step.MaxParamValueBytes {
+				return fmt.Errorf("output artifact %s: descriptor of %d bytes (URI, digest and metadata) is larger than the %d a parameter can carry; keep the artifact's metadata small", name, len(b), step.MaxParamValueBytes)
+			}
 			if step.IsMetrics(schema) {
 				values := readMetrics(d.Metadata, local)
 				if len(d.Metadata) == 0 && len(values) > 0 {
@@ -341,6 +377,9 @@ func (r *Runner) collectOutputs(ctx context.Context, outURIs map[string]string) 
 		b, err := json.Marshal(summary)
 		if err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		if err := step.CheckParamValue(string(b)); err != nil {
+			return nil, fmt.Errorf("metrics summary: %w", err)
 		}
 		out.Metrics = string(b)
 	}
@@ -383,13 +422,27 @@ func (r *Runner) finalURI(name, planned string, eo *ExecutorOutput) (string, err
 	return loc.String(), nil
 }
 
+// maxExecutorOutput bounds the executor output file the launcher reads:
+// what it may hold (parameter values, artifact metadata) must fit in
+// parameters anyway, so more is a broken or hostile command.
+const maxExecutorOutput = 8 << 20
+
 func (r *Runner) readExecutorOutput() (*ExecutorOutput, error) {
-	b, err := os.ReadFile(r.Layout.ExecutorOutputFile())
+	path := r.Layout.ExecutorOutputFile()
+	b, err := readBounded(path, maxExecutorOutput)
 	if errors.Is(err, os.ErrNotExist) {
 		return &ExecutorOutput{}, nil
 	}
+	var tooLarge *tooLargeError
+	if errors.As(err, &tooLarge) {
+		return nil, fmt.Errorf("executor output %s %w", path, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read executor output: %w", err)
+		return nil, fmt.Errorf("executor output %s: %w", path, err)
+	}
+	// encoding/json would turn each invalid byte into U+FFFD silently.
+	if i := invalidUTF8(b); i >= 0 {
+		return nil, fmt.Errorf("executor output %s is not UTF-8: byte 0x%02x at offset %d", path, b[i], i)
 	}
 	var eo ExecutorOutput
 	if err := json.Unmarshal(b, &eo); err != nil {
@@ -401,6 +454,17 @@ func (r *Runner) readExecutorOutput() (*ExecutorOutput, error) {
 // outputParam takes the value from the executor output if the component
 // wrote one there, else from the parameter's output file, and checks its type.
 func (r *Runner) outputParam(name string, t ir.ParameterType, eo *ExecutorOutput) (string, error) {
+	s, err := r.outputParamValue(name, t, eo)
+	if err != nil {
+		return "", err
+	}
+	if err := step.CheckParamValue(s); err != nil {
+		return "", fmt.Errorf("output parameter %s: %w", name, err)
+	}
+	return s, nil
+}
+
+func (r *Runner) outputParamValue(name string, t ir.ParameterType, eo *ExecutorOutput) (string, error) {
 	if v, ok := eo.ParameterValues[name]; ok {
 		s, err := step.EncodeValue(t, v)
 		if err != nil {
@@ -408,7 +472,12 @@ func (r *Runner) outputParam(name string, t ir.ParameterType, eo *ExecutorOutput
 		}
 		return s, nil
 	}
-	b, err := os.ReadFile(r.Layout.UserParamFile(name))
+	path := r.Layout.UserParamFile(name)
+	b, err := readBounded(path, step.MaxParamValueBytes)
+	var tooLarge *tooLargeError
+	if errors.As(err, &tooLarge) {
+		return "", fmt.Errorf("output parameter %s: %s %w, the most a parameter can carry; pass large data as an artifact", name, path, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("output parameter %s was not written: %w", name, err)
 	}
@@ -421,6 +490,40 @@ func (r *Runner) outputParam(name string, t ir.ParameterType, eo *ExecutorOutput
 		return "", fmt.Errorf("output parameter %s: %w", name, err)
 	}
 	return step.EncodeValue(t, v)
+}
+
+type tooLargeError struct{ max int }
+
+func (e *tooLargeError) Error() string { return fmt.Sprintf("holds more than %d bytes", e.max) }
+
+// readBounded reads a file the user's command wrote, refusing one over max
+// bytes without reading it whole.
+func readBounded(path string, max int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > max {
+		return nil, &tooLargeError{max: max}
+	}
+	return b, nil
+}
+
+// invalidUTF8 is the offset of the first byte that is not UTF-8, or -1.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // customPath is where the component says it wrote an output artifact, if

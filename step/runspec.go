@@ -80,8 +80,22 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 		OutputArtifacts: map[string]string{},
 	}
 	fs := flag.NewFlagSet("launcher run", flag.ContinueOnError)
-	fs.SetOutput(usage)
+	// The flag package's own error repeats the whole argument, which can be
+	// a 100 KiB value; each flag's check records a short one instead, and
+	// usage is printed only when asked for.
+	fs.SetOutput(io.Discard)
+	var flagErr error
+	checked := func(flagName string, fn func(string) error) func(string) error {
+		return func(v string) error {
+			err := fn(v)
+			if err != nil {
+				flagErr = fmt.Errorf("%s %s: %w", flagName, Quote(v), err)
+			}
+			return err
+		}
+	}
 	fs.Usage = func() {
+		fs.SetOutput(usage)
 		fmt.Fprintln(usage, "usage: launcher run [flags] -- COMMAND [ARGS...]\n\nRuns one KFP step: downloads inputs, resolves placeholders in COMMAND, runs it, uploads outputs.\nThe translator writes these flags; they are not meant to be typed by hand.\n\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -98,35 +112,40 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 	fs.BoolVar(&s.PerPodOutputs, strings.TrimPrefix(FlagPerPodOutputs, "--"), false, "put outputs at ROOT/NAMESPACE/RUN/TASK/POD/OUTPUT (tasks that run more than once per run)")
 	fs.BoolVar(&s.Cache.Enabled, strings.TrimPrefix(FlagCache, "--"), false, "the step may be served from and written to the step cache")
 	str(&s.Cache.Salt, FlagCacheSalt, "extra cache key material (the task's cachingOptions.cacheKey)")
-	fs.Func(strings.TrimPrefix(FlagMaxCacheStaleness, "--"), "oldest cache entry to reuse, a duration such as 24h (default: the operator's limit)", func(v string) error {
+	fs.Func(strings.TrimPrefix(FlagMaxCacheStaleness, "--"), "oldest cache entry to reuse, a duration such as 24h (default: the operator's limit)", checked(FlagMaxCacheStaleness, func(v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return fmt.Errorf("%q is not a positive duration", v)
+			return fmt.Errorf("%s is not a positive duration", Quote(v))
 		}
 		s.Cache.MaxStaleness = d
 		return nil
-	})
+	}))
 	fs.BoolVar(&s.Cache.Refresh, strings.TrimPrefix(FlagRefreshCache, "--"), false, "run the step even on a cache hit, and replace the entry")
 	str(&s.Image, FlagImage, "the main container's image (part of the cache key)")
-	fs.Func(strings.TrimPrefix(FlagEnv, "--"), "NAME of an environment variable the component sets (part of the cache key; repeatable)", func(v string) error {
+	fs.Func(strings.TrimPrefix(FlagEnv, "--"), "NAME of an environment variable the component sets (part of the cache key; repeatable)", checked(FlagEnv, func(v string) error {
 		if v == "" || strings.ContainsAny(v, "=\x00") {
-			return fmt.Errorf("%q is not a variable name", v)
+			return fmt.Errorf("%s is not a variable name", Quote(v))
 		}
 		s.EnvNames = append(s.EnvNames, v)
 		return nil
-	})
-	fs.Func(strings.TrimPrefix(FlagParam, "--"), "input parameter NAME:TYPE=VALUE (repeatable)", func(v string) error {
+	}))
+	fs.Func(strings.TrimPrefix(FlagParam, "--"), "input parameter NAME:TYPE=VALUE (repeatable)", checked(FlagParam, func(v string) error {
 		name, typ, value, err := splitTyped(v, true)
 		if err != nil {
 			return err
 		}
 		t := ir.ParameterType(typ)
 		if !t.Valid() {
-			return fmt.Errorf("parameter %s: unknown type %q", name, typ)
+			return fmt.Errorf("parameter %s: unknown type %s", name, Quote(typ))
 		}
 		if value == AbsentValue {
 			s.Params[name] = Param{Type: t}
 			return nil
+		}
+		// The cache key holds values as JSON, where every invalid byte
+		// reads as U+FFFD: two different values would share a key.
+		if err := checkUTF8(value); err != nil {
+			return fmt.Errorf("parameter %s: %v", name, err)
 		}
 		decoded, err := DecodeValue(t, value)
 		if err != nil {
@@ -134,8 +153,8 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 		}
 		s.Params[name] = Param{Type: t, Value: decoded, Present: true}
 		return nil
-	})
-	fs.Func(strings.TrimPrefix(FlagArtifact, "--"), "input artifact NAME:SCHEMA_TITLE=DESCRIPTOR_JSON (repeatable)", func(v string) error {
+	}))
+	fs.Func(strings.TrimPrefix(FlagArtifact, "--"), "input artifact NAME:SCHEMA_TITLE=DESCRIPTOR_JSON (repeatable)", checked(FlagArtifact, func(v string) error {
 		name, schema, value, err := splitTyped(v, true)
 		if err != nil {
 			return err
@@ -158,8 +177,8 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 		}
 		s.Artifacts[name] = in
 		return nil
-	})
-	fs.Func(strings.TrimPrefix(FlagOutputParam, "--"), "output parameter NAME:TYPE (repeatable)", func(v string) error {
+	}))
+	fs.Func(strings.TrimPrefix(FlagOutputParam, "--"), "output parameter NAME:TYPE (repeatable)", checked(FlagOutputParam, func(v string) error {
 		name, typ, _, err := splitTyped(v, false)
 		if err != nil {
 			return err
@@ -168,17 +187,22 @@ func ParseRunArgs(args []string, usage io.Writer) (*Spec, error) {
 			s.OutputParams[name] = t
 			return nil
 		}
-		return fmt.Errorf("output parameter %s: unknown type %q", name, typ)
-	})
-	fs.Func(strings.TrimPrefix(FlagOutputArtifact, "--"), "output artifact NAME:SCHEMA_TITLE (repeatable)", func(v string) error {
+		return fmt.Errorf("output parameter %s: unknown type %s", name, Quote(typ))
+	}))
+	fs.Func(strings.TrimPrefix(FlagOutputArtifact, "--"), "output artifact NAME:SCHEMA_TITLE (repeatable)", checked(FlagOutputArtifact, func(v string) error {
 		name, schema, _, err := splitTyped(v, false)
 		if err != nil {
 			return err
 		}
 		s.OutputArtifacts[name] = schema
 		return nil
-	})
+	}))
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+		} else if flagErr != nil {
+			return nil, flagErr
+		}
 		return nil, err
 	}
 	s.Command = fs.Args()
@@ -253,7 +277,7 @@ func parseDescriptorList(value string) ([]*artifact.Descriptor, error) {
 			}
 			var inner any
 			if err := json.Unmarshal([]byte(x), &inner); err != nil {
-				return fmt.Errorf("artifact list item %q is not a descriptor", x)
+				return fmt.Errorf("artifact list item %s is not a descriptor", Quote(x))
 			}
 			return walk(inner, depth+1)
 		case map[string]any:
@@ -280,12 +304,15 @@ func splitTyped(v string, withValue bool) (name, typ, value string, err error) {
 		var ok bool
 		head, value, ok = strings.Cut(v, "=")
 		if !ok {
-			return "", "", "", fmt.Errorf("%q: expected NAME:TYPE=VALUE", v)
+			return "", "", "", errors.New("expected NAME:TYPE=VALUE")
 		}
 	}
 	name, typ, ok := strings.Cut(head, ":")
 	if !ok || name == "" || typ == "" {
-		return "", "", "", fmt.Errorf("%q: expected NAME:TYPE", head)
+		return "", "", "", fmt.Errorf("%s: expected NAME:TYPE", Quote(head))
+	}
+	if !ValidName(name) {
+		return "", "", "", fmt.Errorf("%s is not a name (1 to %d letters, digits, '_' and '-')", Quote(name), MaxNameBytes)
 	}
 	return name, typ, value, nil
 }

@@ -30,7 +30,7 @@ func EncodeValue(t ir.ParameterType, v any) (string, error) {
 			return strconv.FormatInt(int64(n), 10), nil
 		case string:
 			if _, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64); err != nil {
-				return "", fmt.Errorf("%q is not an integer", n)
+				return "", fmt.Errorf("%s is not an integer", Quote(n))
 			}
 			return strings.TrimSpace(n), nil
 		}
@@ -40,7 +40,7 @@ func EncodeValue(t ir.ParameterType, v any) (string, error) {
 			return strconv.FormatFloat(n, 'g', -1, 64), nil
 		case string:
 			if _, err := strconv.ParseFloat(strings.TrimSpace(n), 64); err != nil {
-				return "", fmt.Errorf("%q is not a number", n)
+				return "", fmt.Errorf("%s is not a number", Quote(n))
 			}
 			return strings.TrimSpace(n), nil
 		}
@@ -52,14 +52,14 @@ func EncodeValue(t ir.ParameterType, v any) (string, error) {
 			if pb, err := strconv.ParseBool(strings.TrimSpace(b)); err == nil {
 				return strconv.FormatBool(pb), nil
 			}
-			return "", fmt.Errorf("%q is not a boolean", b)
+			return "", fmt.Errorf("%s is not a boolean", Quote(b))
 		}
 	case ir.TypeList, ir.TypeStruct, ir.TypeTaskFinalStatus, ir.TypeTaskConfig:
 		if s, ok := v.(string); ok {
 			// Already JSON text, e.g. from --param; check it is the right shape.
 			var parsed any
 			if err := json.Unmarshal([]byte(s), &parsed); err != nil {
-				return "", fmt.Errorf("%q is not valid JSON: %v", s, err)
+				return "", fmt.Errorf("%s is not valid JSON: %v", Quote(s), err)
 			}
 			v = parsed
 		}
@@ -100,7 +100,7 @@ func DecodeValue(t ir.ParameterType, s string) (any, error) {
 			// A double with no fraction is an integer too (e.g. "3.0").
 			f, ferr := strconv.ParseFloat(strings.TrimSpace(s), 64)
 			if ferr != nil || f != math.Trunc(f) {
-				return nil, fmt.Errorf("%q is not an integer", s)
+				return nil, fmt.Errorf("%s is not an integer", Quote(s))
 			}
 			return f, nil
 		}
@@ -108,19 +108,19 @@ func DecodeValue(t ir.ParameterType, s string) (any, error) {
 	case ir.TypeDouble:
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a number", s)
+			return nil, fmt.Errorf("%s is not a number", Quote(s))
 		}
 		return f, nil
 	case ir.TypeBoolean:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a boolean", s)
+			return nil, fmt.Errorf("%s is not a boolean", Quote(s))
 		}
 		return b, nil
 	case ir.TypeList, ir.TypeStruct, ir.TypeTaskFinalStatus, ir.TypeTaskConfig:
 		var v any
 		if err := json.Unmarshal([]byte(s), &v); err != nil {
-			return nil, fmt.Errorf("%q is not valid JSON: %v", s, err)
+			return nil, fmt.Errorf("%s is not valid JSON: %v", Quote(s), err)
 		}
 		if err := checkShape(t, v); err != nil {
 			return nil, err

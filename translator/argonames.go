@@ -2,6 +2,7 @@ package translator
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/kfpargo/kfpargo/ir"
 	"github.com/kfpargo/kfpargo/step"
@@ -42,6 +43,9 @@ func (t *translation) checkComponentNames(at string, c *ir.ComponentSpec) {
 		t.checkNames(at+".dag.outputs.artifacts", sortedKeys(out.Artifacts))
 	}
 	for _, task := range sortedKeys(c.DAG.Tasks) {
+		if !pathElement(task) {
+			t.fail(at+".dag.tasks["+strconv.Quote(task)+"]", "a task name is part of its outputs' paths (ROOT/NAMESPACE/RUN/TASK/OUTPUT): it cannot be '.' or '..', hold '/', '\\' or NUL, or be longer than %d bytes", step.MaxNameBytes)
+		}
 		if in := c.DAG.Tasks[task].Inputs; in != nil {
 			tat := at + ".dag.tasks." + task + ".inputs"
 			t.checkNames(tat+".parameters", sortedKeys(in.Parameters))
@@ -72,20 +76,15 @@ func (t *translation) checkCollisions(at string, params map[string]*ir.Parameter
 func (t *translation) checkNames(at string, names []string) {
 	for _, n := range names {
 		if !validArgoParamName(n) {
-			t.fail(at+"["+strconv.Quote(n)+"]", "Argo accepts only letters, digits, '_' and '-' in parameter and artifact names")
+			t.fail(at+"["+strconv.Quote(n)+"]", "Argo accepts only letters, digits, '_' and '-' in parameter and artifact names, and the launcher at most %d of them (the name becomes a file name)", step.MaxNameBytes)
 		}
 	}
 }
 
-func validArgoParamName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
+// pathElement is the launcher's rule for the task part of an object key
+// and local path (launcher.keyPart), with the length a file name allows.
+func pathElement(s string) bool {
+	return s != "" && s != "." && s != ".." && len(s) <= step.MaxNameBytes && !strings.ContainsAny(s, "/\\\x00")
 }
+
+func validArgoParamName(s string) bool { return step.ValidName(s) }

@@ -150,7 +150,14 @@ type celParser struct {
 	i       int
 	resolve celResolver
 	scope   celScope
+	depth   int
 }
+
+// maxCELDepth bounds how deeply a condition may nest (parentheses, calls,
+// '!' and '-'). The parser recurses once per level, and Go ends a program
+// whose stack overflows with no way to recover; KFP's conditions nest a
+// few levels.
+const maxCELDepth = 200
 
 // celTranslate translates a CEL expression into expr-lang code. It returns
 // the code, its kind and the scope it must be evaluated in.
@@ -322,6 +329,17 @@ func asBool(e celExpr) celExpr {
 }
 
 func (p *celParser) unary() (celExpr, error) {
+	// Every nesting (a parenthesis, a call's argument, an index, a prefix
+	// operator) comes through here.
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > maxCELDepth {
+		pos := len(p.toks)
+		if p.i < len(p.toks) {
+			pos = p.toks[p.i].pos
+		}
+		return celExpr{}, fmt.Errorf("at offset %d: nested deeper than %d levels", pos, maxCELDepth)
+	}
 	switch {
 	case p.peek("!"):
 		p.i++

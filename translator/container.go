@@ -118,6 +118,16 @@ func (t *translation) containerTemplate(name, compName string, comp *ir.Componen
 			}
 		}
 	}
+	for i, a := range c.Command {
+		if err := step.CheckArg(a); err != nil {
+			t.fail(fmt.Sprintf("%s.command[%d]", at, i), "%v", err)
+		}
+	}
+	for i, a := range c.Args {
+		if err := step.CheckArg(a); err != nil {
+			t.fail(fmt.Sprintf("%s.args[%d]", at, i), "%v", err)
+		}
+	}
 	user := userArgv
 	if slices.ContainsFunc(user, step.NeedsBraceEscape) {
 		// Argo would substitute the user's own {{...}}; KFP passes them on.

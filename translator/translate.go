@@ -191,7 +191,14 @@ func encode(def *ir.ParameterSpec, v any) (string, error) {
 	if s, ok := v.(string); ok && s == step.AbsentValue {
 		return s, nil
 	}
-	return step.EncodeValue(paramType(def), v)
+	s, err := step.EncodeValue(paramType(def), v)
+	if err != nil {
+		return "", err
+	}
+	if err := step.CheckParamValue(s); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 // paramType maps the pre-2.0 primitive types onto parameterType.

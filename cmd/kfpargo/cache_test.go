@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kfpargo/kfpargo/cachekey"
 	"github.com/kfpargo/kfpargo/cachestore"
+	"github.com/kfpargo/kfpargo/step"
 	"github.com/kfpargo/kfpargo/test/servers"
 )
 
@@ -139,5 +142,46 @@ func TestCacheCommandsTLS(t *testing.T) {
 		if strings.Contains(out+errOut, "cli-pw-2b9d") {
 			t.Errorf("%s: the password is in the output", tc.name)
 		}
+	}
+}
+
+// TestCacheCredentialsStayOut: a wrong Redis password, from the file or the
+// environment, fails the cache commands with an error that says so, and
+// the password shows neither on stdout nor on stderr.
+func TestCacheCredentialsStayOut(t *testing.T) {
+	const (
+		password = "cli-Redis-Pa55-8d3e"
+		wrong    = "cli-Wr0ng-Pa55-c41a"
+	)
+	r := servers.StartRedis(t)
+	if err := r.Client.ConfigSet(context.Background(), "requirepass", password).Err(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "PASSWORD")
+	if err := os.WriteFile(file, []byte(wrong+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  string
+		args []string
+		want string
+	}{
+		{"wrong password in the file", "", []string{"ls", "-A", "--redis-password-file", file}, "WRONGPASS"},
+		{"wrong password in the environment", wrong, []string{"stats", "-A"}, "WRONGPASS"},
+		{"no password", "", []string{"purge", "-A", "--older-than", "1h"}, "NOAUTH"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(step.EnvRedisPassword, tc.env)
+			code, out, errOut := cacheCLI(t, r.Addr, tc.args...)
+			if code == 0 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "cache store at "+r.Addr) {
+				t.Fatalf("exit %d, want a failure with %q:\n%s%s", code, tc.want, out, errOut)
+			}
+			for _, s := range []string{password, wrong} {
+				if strings.Contains(out+errOut, s) {
+					t.Errorf("the output holds the password %q:\n%s%s", s, out, errOut)
+				}
+			}
+		})
 	}
 }

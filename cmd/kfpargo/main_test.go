@@ -153,3 +153,76 @@ deploymentSpec:
 		t.Errorf("exit %d: %s", code, errs)
 	}
 }
+
+// TestCompileHostileInput: `kfpargo compile` on input nobody checked. Each
+// case exits 2 with a short "error: FILE: PATH: message" that names what is
+// wrong, and writes no output file.
+func TestCompileHostileInput(t *testing.T) {
+	const spec = `
+pipelineInfo: {name: p}
+schemaVersion: 2.1.0
+deploymentSpec:
+  executors:
+    exec-a: {container: {image: busybox, command: [echo, "{{$.inputs.parameters['x']}}"]}}
+components:
+  comp-a:
+    executorLabel: exec-a
+    inputDefinitions: {parameters: {x: {parameterType: STRING}}}
+root:
+  inputDefinitions: {parameters: {s: {parameterType: STRING, defaultValue: "hi"}}}
+  dag:
+    tasks:
+      a:
+        taskInfo: {name: a}
+        componentRef: {name: comp-a}
+        inputs: {parameters: {x: {componentInputParameter: s}}}
+`
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("p.yaml", spec)
+	if code, _, errs := runCLI(t, "", "compile", good); code != 0 {
+		t.Fatalf("the base spec does not compile: %s", errs)
+	}
+	deep := strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000)
+	out := filepath.Join(dir, "out.yaml")
+	for _, tc := range []struct {
+		name  string
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"1 MiB --param", "", []string{"compile", good, "--param", "s=" + strings.Repeat("x", 1<<20)},
+			"error: " + good + ": --param s: value of 1048576 bytes is larger than the 102400 a parameter can carry"},
+		{"--param not UTF-8", "", []string{"compile", good, "--param", "s=a\xff"},
+			"error: " + good + ": --param s: value is not UTF-8 text: byte 0xff at offset 1"},
+		{"16 MiB default", "", []string{"compile", write("big.yaml", strings.Replace(spec, `defaultValue: "hi"`, "defaultValue: "+strings.Repeat("y", 16<<20), 1))},
+			"root.inputDefinitions.parameters.s: value of 16777216 bytes"},
+		{"JSON nested 100 000 deep", "", []string{"compile", write("deep.json", `{"pipelineInfo": `+deep+`}`)},
+			"invalid JSON: invalid character '[' exceeded max depth"},
+		{"JSON not UTF-8", "", []string{"compile", write("bad.json", "{\"pipelineInfo\": {\"name\": \"p\xff\"}}")},
+			"invalid JSON: not UTF-8: byte 0xff at line 1"},
+		{"YAML nested 100 000 deep on stdin", "pipelineInfo: " + deep, []string{"compile", "-"},
+			"error: <stdin>: invalid YAML: yaml: exceeded max depth of 10000"},
+		{"task named ../x", "", []string{"compile", write("dots.yaml", strings.Replace(spec, "      a:\n", "      ../x:\n", 1)), "-o", out},
+			`root.dag.tasks["../x"]: a task name is part of its outputs' paths`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, errs := runCLI(t, tc.stdin, tc.args...)
+			if code != exitInvalid || !strings.Contains(errs, tc.want) {
+				t.Fatalf("exit %d, want %d with %q; stderr: %.500s", code, exitInvalid, tc.want, errs)
+			}
+			if len(errs) > 2000 || stdout != "" {
+				t.Errorf("%d bytes on stderr, %d on stdout: the input is repeated", len(errs), len(stdout))
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s written for an invalid spec", out)
+			}
+		})
+	}
+}
