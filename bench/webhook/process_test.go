@@ -51,8 +51,9 @@ func buildWebhook(t *testing.T) string {
 
 // startWebhook runs bin against Redis and MinIO with the defaults of the
 // Deployment (--timeout 40ms, --verify-cache-ttl 5s, log level info, one
-// JSON line per admission, here into a file), on free loopback ports.
-func startWebhook(t *testing.T, bin, redisAddr string, m *servers.Minio) *webhookProcess {
+// JSON line per admission, here into a file), on free loopback ports;
+// extra flags come last, so they override.
+func startWebhook(t *testing.T, bin, redisAddr string, m *servers.Minio, extra ...string) *webhookProcess {
 	t.Helper()
 	dir := t.TempDir()
 	cert, key := servers.WriteSelfSigned(t, dir, "bench")
@@ -69,10 +70,11 @@ func startWebhook(t *testing.T, bin, redisAddr string, m *servers.Minio) *webhoo
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--probe-listen", freeAddr(t),
+	args := append([]string{"--listen", "127.0.0.1:0", "--probe-listen", freeAddr(t),
 		"--tls-cert-file", cert, "--tls-key-file", key, "--redis-addr", redisAddr,
 		"--s3-endpoint", m.Endpoint, "--s3-insecure", "--s3-access-key-file", access, "--s3-secret-key-file", secret,
-		"--launcher-image", "launcher")
+		"--launcher-image", "launcher"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
@@ -216,8 +218,6 @@ func (s memSample) String() string {
 
 // Series the reports read.
 const (
-	mTimeouts  = `kfpargo_cachewebhook_errors_total{kind="timeout"}`
-	mErrors    = `kfpargo_cachewebhook_admissions_total{decision="error"}`
 	mHeapInuse = "go_memstats_heap_inuse_bytes"
 	mGoroutine = "go_goroutines"
 	mCPU       = "process_cpu_seconds_total"
