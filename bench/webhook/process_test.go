@@ -198,6 +198,9 @@ func (p *webhookProcess) metrics() (map[string]float64, error) {
 type memSample struct {
 	at                         time.Duration
 	rss, heap, goroutines, cpu float64
+	// fds are the process's open files, nearly all of them connections:
+	// memory follows them (buffers, TLS state), not the time served.
+	fds int
 }
 
 func (p *webhookProcess) sample(at time.Duration) (memSample, error) {
@@ -209,11 +212,15 @@ func (p *webhookProcess) sample(at time.Duration) (memSample, error) {
 	if err != nil {
 		return memSample{}, err
 	}
-	return memSample{at: at, rss: rss, heap: m[mHeapInuse], goroutines: m[mGoroutine], cpu: m[mCPU]}, nil
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.pid))
+	if err != nil {
+		return memSample{}, fmt.Errorf("count the webhook's open files: %w", err)
+	}
+	return memSample{at: at, rss: rss, heap: m[mHeapInuse], goroutines: m[mGoroutine], cpu: m[mCPU], fds: len(fds)}, nil
 }
 
 func (s memSample) String() string {
-	return fmt.Sprintf("t=%s RSS %s MiB, heap in use %s MiB, goroutines %.0f, CPU %.1f s", s.at.Round(time.Second), mib(s.rss), mib(s.heap), s.goroutines, s.cpu)
+	return fmt.Sprintf("t=%s RSS %s MiB, heap in use %s MiB, goroutines %.0f, open files %d, CPU %.1f s", s.at.Round(time.Second), mib(s.rss), mib(s.heap), s.goroutines, s.fds, s.cpu)
 }
 
 // Series the reports read.
