@@ -198,8 +198,9 @@ func (p *webhookProcess) metrics() (map[string]float64, error) {
 type memSample struct {
 	at                         time.Duration
 	rss, heap, goroutines, cpu float64
-	// fds are the process's open files, nearly all of them connections:
-	// memory follows them (buffers, TLS state), not the time served.
+	// fds are the process's open files, nearly all of them connections
+	// (admission clients, the Redis pool, the object store): memory
+	// follows them (buffers, TLS state), not the time served.
 	fds int
 }
 
