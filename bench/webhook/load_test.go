@@ -23,7 +23,7 @@ import (
 // for each of the returned hidden values (their pods are hits), and runs
 // the cachewebhook binary against them, with the extra flags of
 // KFPARGO_BENCH_WEBHOOK_FLAGS (space-separated, e.g. "--timeout 200ms").
-func loadEnv(t *testing.T) (*webhookProcess, []string) {
+func loadEnv(t *testing.T) (*webhookProcess, []string, *servers.Redis) {
 	t.Helper()
 	bin := buildWebhook(t)
 	r := servers.StartRedis(t)
@@ -37,7 +37,7 @@ func loadEnv(t *testing.T) (*webhookProcess, []string) {
 		hits = append(hits, strconv.Itoa(1000+i))
 	}
 	recordHits(t, cachestore.New(r.Client, cachestore.Options{}), s3, hits...)
-	return startWebhook(t, bin, r.Addr, m, strings.Fields(os.Getenv("KFPARGO_BENCH_WEBHOOK_FLAGS"))...), hits
+	return startWebhook(t, bin, r.Addr, m, strings.Fields(os.Getenv("KFPARGO_BENCH_WEBHOOK_FLAGS"))...), hits, r
 }
 
 // request is one admission of a load: what the pod is and what the webhook
@@ -205,7 +205,7 @@ func TestAdmissionBurst(t *testing.T) {
 	n := benchutil.EnvInt(t, "KFPARGO_BENCH_BURST", 2000)
 	conc := benchutil.EnvInt(t, "KFPARGO_BENCH_BURST_CONCURRENCY", 200)
 	rounds := benchutil.EnvInt(t, "KFPARGO_BENCH_BURST_ROUNDS", 3)
-	wp, hits := loadEnv(t)
+	wp, hits, rdb := loadEnv(t)
 	var rows []benchutil.Row
 	for round := 1; round <= rounds; round++ {
 		base := burst(n, conc, wp.url, func(i int) request { return mixed(i, hits, 1) })
@@ -238,6 +238,17 @@ func TestAdmissionBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("after %d rounds: %s", rounds, s)
+	// Connections Redis accepted (the webhook's pool, and the few of the
+	// set-up): a pool that keeps its connections accepts few.
+	info, err := rdb.Client.Info(context.Background(), "stats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(info, "\n") {
+		if strings.HasPrefix(l, "total_connections_received:") {
+			t.Logf("Redis %s", strings.TrimSpace(l))
+		}
+	}
 	benchutil.Report(t, rows...)
 }
 
@@ -255,7 +266,7 @@ func TestAdmissionSoak(t *testing.T) {
 	d := benchutil.EnvDuration(t, "KFPARGO_BENCH_SOAK", 30*time.Second)
 	rate := benchutil.EnvInt(t, "KFPARGO_BENCH_SOAK_RATE", 150)
 	warm, every := min(time.Minute, d/4), min(30*time.Second, d/10)
-	wp, hits := loadEnv(t)
+	wp, hits, _ := loadEnv(t)
 	idle, err := wp.sample(0)
 	if err != nil {
 		t.Fatal(err)
