@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // Require skips unless benchmarks were asked for (KFPARGO_BENCH=1): they
@@ -31,6 +32,20 @@ func EnvInt(t *testing.T, name string, def int) int {
 		t.Fatalf("%s=%q is not a positive integer", name, v)
 	}
 	return n
+}
+
+// EnvDuration reads a positive duration knob (such as "30m"), def when unset.
+func EnvDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		t.Fatalf("%s=%q is not a positive duration (such as 30s or 30m)", name, v)
+	}
+	return d
 }
 
 // Row is one line of the results table.

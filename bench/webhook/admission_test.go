@@ -33,18 +33,28 @@ import (
 
 const ns = "bench"
 
-func launcherArgs(hidden string) []string {
-	return []string{"--cache", "--image=python:3.11", "--env=MODE",
+// launcherArgs are a step's launcher flags; cache false leaves out --cache,
+// so the webhook skips the pod after parsing it, without a lookup.
+func launcherArgs(hidden string, cache bool) []string {
+	var c []string
+	if cache {
+		c = []string{"--cache"}
+	}
+	return append(c, "--image=python:3.11", "--env=MODE",
 		"--run-name", "run-1", "--namespace", ns, "--pod-name", "run-1-train-1", "--task", "train",
 		"--pipeline-root", "minio://mlpipeline/v2/artifacts",
-		"--param", "hidden:NUMBER_INTEGER=" + hidden,
-		"--artifact", `data:system.Dataset={"uri":"minio://mlpipeline/d","sha256":"` + fmt.Sprintf("%064x", 7) + `","size":10}`,
+		"--param", "hidden:NUMBER_INTEGER="+hidden,
+		"--artifact", `data:system.Dataset={"uri":"minio://mlpipeline/d","sha256":"`+fmt.Sprintf("%064x", 7)+`","size":10}`,
 		"--output-param", "acc:NUMBER_DOUBLE", "--output-artifact", "model:system.Model",
-		"--", "python3", "train.py", "{{$.inputs.parameters['hidden']}}"}
+		"--", "python3", "train.py", "{{$.inputs.parameters['hidden']}}")
 }
 
 // review is the AdmissionReview the apiserver would send for a step pod.
-func review(hidden string) []byte {
+func review(hidden string) []byte { return reviewFor(hidden, "u", true) }
+
+// reviewFor is review with the request's UID and whether the step asks for
+// the cache.
+func reviewFor(hidden, uid string, cache bool) []byte {
 	pod := corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "run-1-train-", Namespace: ns, Labels: map[string]string{step.LabelCache: step.CacheEnabled}, Annotations: map[string]string{"workflows.argoproj.io/node-name": "run-1.train"}},
@@ -54,14 +64,14 @@ func review(hidden string) []byte {
 				{Name: "wait", Image: "argoexec"},
 				{Name: "main", Image: "python:3.11",
 					Command: []string{"/var/run/argo/argoexec", "emissary", "--", step.LauncherPath, "run"},
-					Args:    launcherArgs(hidden), Env: []corev1.EnvVar{{Name: "MODE", Value: "fast"}}},
+					Args:    launcherArgs(hidden, cache), Env: []corev1.EnvVar{{Name: "MODE", Value: "fast"}}},
 			},
 		},
 	}
 	raw, _ := json.Marshal(pod)
 	r := admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{UID: types.UID("u"), Namespace: ns, Operation: admissionv1.Create,
+		Request: &admissionv1.AdmissionRequest{UID: types.UID(uid), Namespace: ns, Operation: admissionv1.Create,
 			Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Object: runtime.RawExtension{Raw: raw}},
 	}
 	b, _ := json.Marshal(r)
@@ -80,7 +90,7 @@ func TestAdmissionLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := cachestore.New(r.Client, cachestore.Options{})
-	recordHit(t, cs, s3)
+	recordHits(t, cs, s3, "128")
 
 	certs := selfSigned(t)
 	// As cmd/cachewebhook runs it by default (--verify-cache-ttl 5s), and
@@ -139,28 +149,36 @@ func TestAdmissionLatency(t *testing.T) {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
 
-func recordHit(t *testing.T, cs *cachestore.Store, s3 *artifact.Store) {
-	spec, err := step.ParseRunArgs(launcherArgs("128"), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mat, err := cachekey.FromSpec(spec, map[string]string{"MODE": "fast"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := mat.Key()
-	src := filepath.Join(t.TempDir(), "model")
-	_ = os.WriteFile(src, bytes.Repeat([]byte("w"), 1<<20), 0o644)
-	loc, _ := artifact.ParseURI("minio://mlpipeline/v2/artifacts/bench/run-0/train/model")
-	d, err := s3.Upload(context.Background(), src, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &cachestore.Entry{Version: cachestore.EntryVersion, Key: key, Scope: cachestore.NamespaceScope(ns),
-		Params: map[string]string{"acc": "0.98"}, Artifacts: map[string]artifact.Descriptor{"model": *d},
-		Source: cachestore.Source{Namespace: ns, Workflow: "run-0", Pod: "run-0-train-1", Task: "train"}, Created: time.Now()}
-	if err := cs.Put(context.Background(), e, time.Hour); err != nil {
-		t.Fatal(err)
+// recordHits writes a cache entry for the step with each hidden value, each
+// with a 1 MiB model artifact of its own in MinIO, as a finished launcher
+// would.
+func recordHits(t *testing.T, cs *cachestore.Store, s3 *artifact.Store, hidden ...string) {
+	t.Helper()
+	for _, h := range hidden {
+		spec, err := step.ParseRunArgs(launcherArgs(h, true), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mat, err := cachekey.FromSpec(spec, map[string]string{"MODE": "fast"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := mat.Key()
+		src := filepath.Join(t.TempDir(), "model")
+		if err := os.WriteFile(src, bytes.Repeat([]byte("w"+h), 1<<20/(1+len(h))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		loc, _ := artifact.ParseURI("minio://mlpipeline/v2/artifacts/bench/run-0-" + h + "/train/model")
+		d, err := s3.Upload(context.Background(), src, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &cachestore.Entry{Version: cachestore.EntryVersion, Key: key, Scope: cachestore.NamespaceScope(ns),
+			Params: map[string]string{"acc": "0.98"}, Artifacts: map[string]artifact.Descriptor{"model": *d},
+			Source: cachestore.Source{Namespace: ns, Workflow: "run-0", Pod: "run-0-train-1", Task: "train"}, Created: time.Now()}
+		if err := cs.Put(context.Background(), e, time.Hour); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
