@@ -203,8 +203,12 @@ func handle(ctx context.Context, h Handler, req *admissionv1.AdmissionRequest, o
 		}
 	}
 	if resp.Decision == Error {
-		// Fail open: whatever patch an erring handler built is dropped.
-		resp.Patch = nil
+		// Fail open: an erring handler's patch is dropped, unless all it
+		// does is annotate the pod with the decision, which changes
+		// nothing that runs and tells `kfpargo get` why it ran uncached.
+		if !onlyAnnotations(resp.Patch) {
+			resp.Patch = nil
+		}
 		kind := resp.ErrorKind
 		if kind == "" {
 			kind = "handler"
@@ -212,6 +216,20 @@ func handle(ctx context.Context, h Handler, req *admissionv1.AdmissionRequest, o
 		opts.Metrics.Error(kind)
 	}
 	return resp
+}
+
+// onlyAnnotations reports whether every operation adds or replaces pod
+// annotations.
+func onlyAnnotations(ops []PatchOp) bool {
+	for _, op := range ops {
+		if op.Op != "add" && op.Op != "replace" {
+			return false
+		}
+		if op.Path != "/metadata/annotations" && !strings.HasPrefix(op.Path, "/metadata/annotations/") {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeReview(r io.Reader) (*admissionv1.AdmissionReview, error) {

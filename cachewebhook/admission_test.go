@@ -74,18 +74,21 @@ func checkReview(t *testing.T, body []byte, uid string) *admissionv1.AdmissionRe
 
 func TestServe(t *testing.T) {
 	patch := []PatchOp{{Op: "add", Path: "/metadata/labels/" + EscapePointer("kfpargo.io/cached"), Value: "true"}}
+	const patchJSON = `[{"op":"add","path":"/metadata/labels/kfpargo.io~1cached","value":"true"}]`
+	annotate := []PatchOp{{Op: "add", Path: "/metadata/annotations/" + EscapePointer("kfpargo.io/cache-decision"), Value: "error: x"}}
+	const annotateJSON = `[{"op":"add","path":"/metadata/annotations/kfpargo.io~1cache-decision","value":"error: x"}]`
 	late := make(chan struct{})
 	defer close(late)
 	cases := []struct {
 		name      string
 		h         HandlerFunc
 		noMetrics bool
-		wantPatch bool
+		wantPatch string // the JSON patch sent, "" for none
 		decision  Outcome
 		errKind   string
 	}{
 		{name: "patch", h: func(context.Context, *admissionv1.AdmissionRequest) Response { return Patched(Hit, "", patch) },
-			wantPatch: true, decision: Hit},
+			wantPatch: patchJSON, decision: Hit},
 		{name: "allow", h: func(context.Context, *admissionv1.AdmissionRequest) Response { return Allowed(Miss, "no entry") },
 			decision: Miss},
 		{name: "without metrics", h: func(context.Context, *admissionv1.AdmissionRequest) Response { return Allowed(Skip, "") },
@@ -95,6 +98,12 @@ func TestServe(t *testing.T) {
 		}, decision: Error, errKind: "redis"},
 		{name: "error drops its patch", h: func(context.Context, *admissionv1.AdmissionRequest) Response {
 			return Response{Decision: Error, ErrorKind: "s3", Patch: patch}
+		}, decision: Error, errKind: "s3"},
+		{name: "error keeps annotations", h: func(context.Context, *admissionv1.AdmissionRequest) Response {
+			return Response{Decision: Error, ErrorKind: "signature", Patch: annotate}
+		}, wantPatch: annotateJSON, decision: Error, errKind: "signature"},
+		{name: "error drops annotations with more", h: func(context.Context, *admissionv1.AdmissionRequest) Response {
+			return Response{Decision: Error, ErrorKind: "s3", Patch: append(append([]PatchOp{}, annotate...), patch...)}
 		}, decision: Error, errKind: "s3"},
 		{name: "error without a kind", h: func(context.Context, *admissionv1.AdmissionRequest) Response {
 			return Response{Decision: Error}
@@ -119,10 +128,10 @@ func TestServe(t *testing.T) {
 				t.Fatalf("HTTP %d: %s", code, body)
 			}
 			out := checkReview(t, body, "u-"+c.name)
-			if got := len(out.Response.Patch) > 0; got != c.wantPatch {
+			if got := len(out.Response.Patch) > 0; got != (c.wantPatch != "") {
 				t.Fatalf("patch %s", out.Response.Patch)
 			}
-			if c.wantPatch {
+			if c.wantPatch != "" {
 				// The patch goes over the wire base64-encoded ([]byte in JSON).
 				var raw struct {
 					Response struct {
@@ -134,7 +143,7 @@ func TestServe(t *testing.T) {
 					t.Fatal(err)
 				}
 				ops, err := base64.StdEncoding.DecodeString(raw.Response.Patch)
-				want := `[{"op":"add","path":"/metadata/labels/kfpargo.io~1cached","value":"true"}]`
+				want := c.wantPatch
 				if err != nil || string(ops) != want || raw.Response.PatchType != "JSONPatch" {
 					t.Errorf("patch %q (%v) type %q, want base64 of %s and JSONPatch", raw.Response.Patch, err, raw.Response.PatchType, want)
 				}

@@ -385,6 +385,10 @@ func TestCacheForgedEntry(t *testing.T) {
 			t.Errorf("over a forged entry, %s ran %d times (decision %q); want 2, not a hit", task, n, d)
 		}
 	}
+	// The refusal is on the pod, for `kfpargo get` to show.
+	if a := stepPods(t, tg, second)["consume"].Annotations[step.AnnotationCacheDecision]; !strings.HasPrefix(a, "error: ") || !strings.Contains(a, "signature does not verify") {
+		t.Errorf("consume's decision annotation %q, want the signature error", a)
+	}
 	if got := webhookMetric(t, `kfpargo_cachewebhook_errors_total{kind="signature"}`) - before; got < 1 {
 		t.Errorf("errors_total{kind=\"signature\"} rose by %v, want 1 or more", got)
 	}
