@@ -90,30 +90,34 @@ func ScopeKeys(text string, scope Scope) (string, error) {
 func (k *Keyring) String() string   { return fmt.Sprintf("Keyring{%d keys}", len(k.keys)) }
 func (k *Keyring) GoString() string { return k.String() }
 
-// mac is the HMAC-SHA256 of the entry's canonical encoding: its JSON with
-// the signature left out. encoding/json writes struct fields in order and
-// map keys sorted, so the encoder and a verifier that decoded the entry
-// produce the same bytes.
-func mac(key []byte, e *Entry) ([]byte, error) {
+// canonical is what a signature covers: the entry's JSON with the
+// signature left out. encoding/json writes struct fields in order and map
+// keys sorted, so the signer and a verifier that decoded the entry produce
+// the same bytes.
+func canonical(e *Entry) ([]byte, error) {
 	unsigned := *e
 	unsigned.Signature = ""
 	b, err := json.Marshal(&unsigned)
 	if err != nil {
 		return nil, fmt.Errorf("encode cache entry for its signature: %w", err)
 	}
+	return b, nil
+}
+
+func mac(key, canon []byte) []byte {
 	h := hmac.New(sha256.New, key)
 	h.Write([]byte(signatureDomain))
-	h.Write(b)
-	return h.Sum(nil), nil
+	h.Write(canon)
+	return h.Sum(nil)
 }
 
 // Sign sets e.Signature with the first key.
 func (k *Keyring) Sign(e *Entry) error {
-	m, err := mac(k.keys[0], e)
+	canon, err := canonical(e)
 	if err != nil {
 		return err
 	}
-	e.Signature = hex.EncodeToString(m)
+	e.Signature = hex.EncodeToString(mac(k.keys[0], canon))
 	return nil
 }
 
@@ -127,12 +131,13 @@ func (k *Keyring) Verify(e *Entry) error {
 	if err != nil {
 		return fmt.Errorf("%w: the signature is not hex", ErrSignature)
 	}
+	// Encoded once, whatever the number of keys.
+	canon, err := canonical(e)
+	if err != nil {
+		return err
+	}
 	for _, key := range k.keys {
-		want, err := mac(key, e)
-		if err != nil {
-			return err
-		}
-		if hmac.Equal(got, want) {
+		if hmac.Equal(got, mac(key, canon)) {
 			return nil
 		}
 	}
